@@ -1,0 +1,111 @@
+//! The streaming decoder: packets out of a byte stream that arrives in pieces.
+
+use bytes::BytesMut;
+
+use crate::error::DecodeError;
+use crate::packet::{FixedHeader, MAX_PACKET_SIZE, Packet, Role};
+use crate::version::ProtocolVersion;
+
+/// Decodes packets from a growing buffer of received bytes.
+///
+/// Feed it the connection's receive buffer after every read; it takes whole packets off
+/// the front and leaves a partial one in place. It never copies a payload: each packet is
+/// split off the buffer as `Bytes` and its fields are slices of it. It never allocates
+/// on the word of a length field: a packet larger than the maximum packet size is refused
+/// as soon as its fixed header is in, before its body is buffered.
+///
+/// After an error the stream is out of step and the connection must be closed (under
+/// 5.0, after a DISCONNECT with [`DecodeError::reason_code`]).
+///
+/// ```
+/// use bytes::BytesMut;
+/// use mqtt_proto::{Decoder, Packet, ProtocolVersion};
+///
+/// let mut decoder = Decoder::new(ProtocolVersion::V3_1_1);
+/// let mut buf = BytesMut::from(&b"\xd0\x00\x30\x05\x00\x01a"[..]);
+/// assert_eq!(decoder.decode(&mut buf).unwrap(), Some(Packet::PingResp));
+/// // The PUBLISH is not complete yet: nothing is consumed.
+/// assert_eq!(decoder.decode(&mut buf).unwrap(), None);
+/// assert_eq!(buf.len(), 5);
+/// buf.extend_from_slice(b"hi");
+/// let Some(Packet::Publish(publish)) = decoder.decode(&mut buf).unwrap() else { panic!() };
+/// assert_eq!(&publish.topic[..], "a");
+/// assert_eq!(&publish.payload[..], b"hi");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    version: ProtocolVersion,
+    maximum_packet_size: usize,
+    sender: Option<Role>,
+}
+
+impl Decoder {
+    /// A decoder for `version` that accepts packets up to the protocol's own limit.
+    pub fn new(version: ProtocolVersion) -> Decoder {
+        Decoder {
+            version,
+            maximum_packet_size: MAX_PACKET_SIZE,
+            sender: None,
+        }
+    }
+
+    /// Refuses packets larger than `maximum` bytes (our Maximum Packet Size).
+    pub fn with_maximum_packet_size(mut self, maximum: u32) -> Decoder {
+        self.set_maximum_packet_size(maximum);
+        self
+    }
+
+    /// Refuses what a peer in role `sender` may not send (see [`Packet::check_sender`]).
+    pub fn with_sender(mut self, sender: Role) -> Decoder {
+        self.sender = Some(sender);
+        self
+    }
+
+    /// Changes the protocol version (a server learns it from CONNECT).
+    pub fn set_version(&mut self, version: ProtocolVersion) {
+        self.version = version;
+    }
+
+    /// Changes the maximum packet size.
+    pub fn set_maximum_packet_size(&mut self, maximum: u32) {
+        self.maximum_packet_size = (maximum as usize).min(MAX_PACKET_SIZE);
+    }
+
+    /// The protocol version in use.
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    /// The maximum packet size in bytes.
+    pub fn maximum_packet_size(&self) -> usize {
+        self.maximum_packet_size
+    }
+
+    /// Takes the next whole packet off the front of `buf`.
+    ///
+    /// `Ok(None)`: `buf` holds no whole packet yet and is left untouched (its capacity is
+    /// never grown here). `Err`: the stream breaks the specification; close the
+    /// connection.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Packet>, DecodeError> {
+        let Some(header) = FixedHeader::parse(buf, self.version)? else {
+            return Ok(None);
+        };
+        let size = header.packet_size();
+        if size > self.maximum_packet_size {
+            return Err(DecodeError::PacketTooLarge {
+                size,
+                maximum: self.maximum_packet_size as u32,
+            });
+        }
+        if buf.len() < size {
+            return Ok(None);
+        }
+        let mut bytes = buf.split_to(size).freeze();
+        let body = bytes.split_off(header.header_len);
+        let packet = Packet::decode_body(&header, body, self.version)?;
+        if let Some(sender) = self.sender {
+            packet.check_sender(sender)?;
+        }
+        Ok(Some(packet))
+    }
+}

@@ -1,0 +1,298 @@
+//! PUBLISH (MQTT §3.3).
+
+use alloc::vec::Vec;
+use bytes::{BufMut, Bytes, BytesMut};
+use core::num::NonZeroU16;
+
+use super::{Body, PacketType, not_in_v3};
+use crate::error::{DecodeError, EncodeError};
+use crate::packet_id::PacketId;
+use crate::property::{
+    PropertyContext, PropertyId, PropertyList, Sink, UserProperty, Value, opt_bin, opt_bool,
+    opt_four, opt_str, opt_two, read_properties, user_properties,
+};
+use crate::string::MqttString;
+use crate::topic::TopicName;
+use crate::version::{ProtocolVersion, QoS};
+use crate::wire::{MAX_VARIABLE_BYTE_INTEGER, Reader, check_binary, put_str};
+
+/// PUBLISH: an application message.
+///
+/// A decoded PUBLISH shares the received buffer: topic, payload and every property string
+/// or binary field are slices of it.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use mqtt_proto::{Encode, PacketId, ProtocolVersion, Publish, QoS, TopicName};
+///
+/// let publish = Publish::new(TopicName::from_static("a/b"), "hello")
+///     .with_qos(QoS::AtLeastOnce, PacketId::new(10))
+///     .with_retain(true);
+/// let mut buf = BytesMut::new();
+/// publish.encode(ProtocolVersion::V3_1_1, &mut buf).unwrap();
+/// assert_eq!(&buf[..], b"\x33\x0c\x00\x03a/b\x00\x0ahello");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publish {
+    /// DUP: this is a re-delivery of an earlier attempt ([MQTT-3.3.1-1]); always false at
+    /// QoS 0 ([MQTT-3.3.1-2]).
+    pub dup: bool,
+    /// The quality of service.
+    pub qos: QoS,
+    /// RETAIN: the server keeps the message for future subscribers.
+    pub retain: bool,
+    /// The topic name; empty only in a 5.0 PUBLISH that carries a Topic Alias.
+    pub topic: TopicName,
+    /// The packet identifier: present exactly when QoS is 1 or 2 ([MQTT-2.3.1-1],
+    /// [MQTT-2.3.1-5]).
+    pub packet_id: Option<PacketId>,
+    /// The application message.
+    pub payload: Bytes,
+    /// MQTT 5.0 properties.
+    pub properties: PublishProperties,
+}
+
+/// The properties of a PUBLISH (MQTT 5.0 §3.3.2.3).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublishProperties {
+    /// Payload Format Indicator: `Some(true)` says the payload is UTF-8.
+    pub payload_format_indicator: Option<bool>,
+    /// Message Expiry Interval in seconds.
+    pub message_expiry_interval: Option<u32>,
+    /// Topic Alias (never 0, [MQTT-3.3.2-8]).
+    pub topic_alias: Option<NonZeroU16>,
+    /// Response Topic: makes this message a request ([MQTT-3.3.2-13], [MQTT-3.3.2-14]).
+    pub response_topic: Option<TopicName>,
+    /// Correlation Data for request/response.
+    pub correlation_data: Option<Bytes>,
+    /// User Properties, in order.
+    pub user_properties: Vec<UserProperty>,
+    /// Subscription Identifiers of the matching subscriptions (server to client only,
+    /// [MQTT-3.3.4-6]).
+    pub subscription_identifiers: Vec<u32>,
+    /// Content Type ([MQTT-3.3.2-19]).
+    pub content_type: Option<MqttString>,
+}
+
+impl PublishProperties {
+    /// Whether no property is set.
+    pub fn is_empty(&self) -> bool {
+        self.payload_format_indicator.is_none()
+            && self.message_expiry_interval.is_none()
+            && self.topic_alias.is_none()
+            && self.response_topic.is_none()
+            && self.correlation_data.is_none()
+            && self.user_properties.is_empty()
+            && self.subscription_identifiers.is_empty()
+            && self.content_type.is_none()
+    }
+
+    fn apply(&mut self, id: PropertyId, v: Value) -> Result<(), DecodeError> {
+        match (id, v) {
+            (PropertyId::PayloadFormatIndicator, Value::Byte(b)) => {
+                self.payload_format_indicator = Some(b == 1)
+            }
+            (PropertyId::MessageExpiryInterval, Value::Four(n)) => {
+                self.message_expiry_interval = Some(n)
+            }
+            (PropertyId::TopicAlias, Value::Two(n)) => self.topic_alias = NonZeroU16::new(n),
+            (PropertyId::ResponseTopic, Value::Str(s)) => {
+                self.response_topic =
+                    Some(TopicName::try_from(s).map_err(DecodeError::InvalidTopicName)?)
+            }
+            (PropertyId::CorrelationData, Value::Bin(b)) => self.correlation_data = Some(b),
+            (PropertyId::UserProperty, Value::Pair(p)) => self.user_properties.push(p),
+            (PropertyId::SubscriptionIdentifier, Value::Var(n)) => {
+                self.subscription_identifiers.push(n)
+            }
+            (PropertyId::ContentType, Value::Str(s)) => self.content_type = Some(s),
+            (property, _) => {
+                return Err(DecodeError::PropertyNotAllowed {
+                    property,
+                    packet: PacketType::Publish,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> Result<(), EncodeError> {
+        if let Some(b) = &self.correlation_data {
+            check_binary("Correlation Data", b)?;
+        }
+        for &id in &self.subscription_identifiers {
+            if id == 0 || id > MAX_VARIABLE_BYTE_INTEGER {
+                return Err(EncodeError::InvalidPropertyValue {
+                    property: PropertyId::SubscriptionIdentifier,
+                    value: id,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PropertyList for PublishProperties {
+    fn visit<S: Sink>(&self, s: &mut S) {
+        opt_bool(
+            s,
+            PropertyId::PayloadFormatIndicator,
+            self.payload_format_indicator,
+        );
+        opt_four(
+            s,
+            PropertyId::MessageExpiryInterval,
+            self.message_expiry_interval,
+        );
+        opt_two(
+            s,
+            PropertyId::TopicAlias,
+            self.topic_alias.map(NonZeroU16::get),
+        );
+        opt_str(s, PropertyId::ResponseTopic, self.response_topic.as_deref());
+        opt_bin(
+            s,
+            PropertyId::CorrelationData,
+            self.correlation_data.as_ref(),
+        );
+        user_properties(s, &self.user_properties);
+        for &id in &self.subscription_identifiers {
+            s.var(PropertyId::SubscriptionIdentifier, id);
+        }
+        opt_str(s, PropertyId::ContentType, self.content_type.as_deref());
+    }
+}
+
+impl Publish {
+    /// A QoS 0, non-retained PUBLISH of `payload` to `topic`.
+    pub fn new(topic: TopicName, payload: impl Into<Bytes>) -> Publish {
+        Publish {
+            dup: false,
+            qos: QoS::AtMostOnce,
+            retain: false,
+            topic,
+            packet_id: None,
+            payload: payload.into(),
+            properties: PublishProperties::default(),
+        }
+    }
+
+    /// Sets the QoS and the packet identifier that goes with it (`None` for QoS 0).
+    pub fn with_qos(mut self, qos: QoS, packet_id: Option<PacketId>) -> Publish {
+        self.qos = qos;
+        self.packet_id = packet_id;
+        self
+    }
+
+    /// Sets the RETAIN flag.
+    pub fn with_retain(mut self, retain: bool) -> Publish {
+        self.retain = retain;
+        self
+    }
+
+    /// Sets the properties.
+    pub fn with_properties(mut self, properties: PublishProperties) -> Publish {
+        self.properties = properties;
+        self
+    }
+
+    pub(crate) fn read(
+        r: &mut Reader,
+        flags: u8,
+        version: ProtocolVersion,
+    ) -> Result<Publish, DecodeError> {
+        let qos = QoS::from_u8((flags >> 1) & 0b11).ok_or(DecodeError::InvalidQoS)?;
+        let dup = flags & 0b1000 != 0;
+        if dup && qos == QoS::AtMostOnce {
+            return Err(DecodeError::DupWithQoS0);
+        }
+        let topic = r.string("topic name")?;
+        let topic = TopicName::from_wire(topic).map_err(DecodeError::InvalidTopicName)?;
+        let packet_id = if qos == QoS::AtMostOnce {
+            None
+        } else {
+            Some(PacketId::new(r.u16("packet identifier")?).ok_or(DecodeError::ZeroPacketId)?)
+        };
+        let mut properties = PublishProperties::default();
+        if version.is_v5() {
+            read_properties(r, PropertyContext::Packet(PacketType::Publish), |id, v| {
+                properties.apply(id, v)
+            })?;
+        }
+        if topic.is_empty() && properties.topic_alias.is_none() {
+            return Err(if version.is_v5() {
+                DecodeError::EmptyTopicWithoutAlias
+            } else {
+                DecodeError::InvalidTopicName(crate::error::TopicError::Empty)
+            });
+        }
+        Ok(Publish {
+            dup,
+            qos,
+            retain: flags & 1 != 0,
+            topic,
+            packet_id,
+            payload: r.rest(),
+            properties,
+        })
+    }
+}
+
+impl Body for Publish {
+    #[inline]
+    fn first_byte(&self) -> u8 {
+        0x30 | (u8::from(self.dup) << 3) | (self.qos.as_u8() << 1) | u8::from(self.retain)
+    }
+
+    fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+        match (self.qos, self.packet_id) {
+            (QoS::AtMostOnce, Some(_)) => return Err(EncodeError::UnexpectedPacketId),
+            (QoS::AtMostOnce, None) if self.dup => return Err(EncodeError::DupWithQoS0),
+            (QoS::AtLeastOnce | QoS::ExactlyOnce, None) => {
+                return Err(EncodeError::MissingPacketId);
+            }
+            _ => {}
+        }
+        if version.is_v5() {
+            if self.topic.is_empty() && self.properties.topic_alias.is_none() {
+                return Err(EncodeError::EmptyTopicWithoutAlias);
+            }
+            self.properties.check()
+        } else if self.topic.is_empty() {
+            Err(EncodeError::EmptyTopicWithoutAlias)
+        } else if !self.properties.is_empty() {
+            Err(not_in_v3("PUBLISH properties", version))
+        } else {
+            Ok(())
+        }
+    }
+
+    #[inline]
+    fn body_len(&self, version: ProtocolVersion) -> usize {
+        let mut n = 2 + self.topic.len() + self.payload.len();
+        if self.packet_id.is_some() {
+            n += 2;
+        }
+        if version.is_v5() {
+            n += self.properties.wire_len();
+        }
+        n
+    }
+
+    #[inline]
+    fn write_head(&self, version: ProtocolVersion, buf: &mut BytesMut) {
+        put_str(buf, &self.topic);
+        if let Some(id) = self.packet_id {
+            buf.put_u16(id.get());
+        }
+        if version.is_v5() {
+            let len = self.properties.content_len();
+            self.properties.write(len, buf);
+        }
+    }
+
+    #[inline]
+    fn payload(&self) -> Option<&Bytes> {
+        Some(&self.payload)
+    }
+}

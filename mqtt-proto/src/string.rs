@@ -1,0 +1,155 @@
+//! MQTT UTF-8 encoded strings.
+
+use alloc::string::String;
+use bytes::Bytes;
+use bytestring::ByteString;
+use core::{borrow::Borrow, fmt, ops::Deref};
+
+use crate::error::StringError;
+
+/// The longest string MQTT can carry: its length prefix is two bytes.
+pub const MAX_STRING_LEN: usize = 65_535;
+
+/// An MQTT UTF-8 encoded string: well-formed UTF-8 without U+0000, at most 65,535 bytes.
+///
+/// It is stored in [`Bytes`], so a decoded string shares the received buffer (no copy) and
+/// cloning it is cheap. Surrogate code points cannot occur: they are not well-formed UTF-8
+/// ([MQTT-1.5.3-1], [MQTT-1.5.4-1]). A leading U+FEFF is kept as it is ([MQTT-1.5.4-3]).
+///
+/// ```
+/// use mqtt_proto::MqttString;
+/// let s = MqttString::try_from("sensors").unwrap();
+/// assert_eq!(&*s, "sensors");
+/// assert!(MqttString::try_from("a\0b").is_err());
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MqttString(ByteString);
+
+/// Checks the rules every MQTT string obeys, beyond being UTF-8.
+pub(crate) fn check_str(s: &str) -> Result<(), StringError> {
+    if s.len() > MAX_STRING_LEN {
+        return Err(StringError::TooLong(s.len()));
+    }
+    if s.as_bytes().contains(&0) {
+        return Err(StringError::NullCharacter);
+    }
+    Ok(())
+}
+
+impl MqttString {
+    /// The empty string.
+    pub const fn new() -> MqttString {
+        MqttString(ByteString::new())
+    }
+
+    /// A string from a literal.
+    ///
+    /// # Panics
+    ///
+    /// If `s` breaks the MQTT string rules (it contains U+0000 or is longer than 65,535
+    /// bytes). Use [`MqttString::try_from`] for strings that are not literals.
+    pub fn from_static(s: &'static str) -> MqttString {
+        match check_str(s) {
+            Ok(()) => MqttString(ByteString::from_static(s)),
+            Err(e) => panic!("MqttString::from_static({s:?}): {e}"),
+        }
+    }
+
+    /// Validates UTF-8 bytes and keeps them without copying.
+    pub fn from_bytes(bytes: Bytes) -> Result<MqttString, StringError> {
+        let s = ByteString::try_from(bytes).map_err(|_| StringError::InvalidUtf8)?;
+        check_str(&s)?;
+        Ok(MqttString(s))
+    }
+
+    /// The string as `&str`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The UTF-8 bytes, shared with this string.
+    pub fn as_bytes(&self) -> &Bytes {
+        self.0.as_bytes()
+    }
+
+    /// The UTF-8 bytes, without copying.
+    pub fn into_bytes(self) -> Bytes {
+        self.0.into_bytes()
+    }
+
+    /// Length in bytes (what the length prefix on the wire says).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the string is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Deref for MqttString {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for MqttString {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for MqttString {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<&str> for MqttString {
+    type Error = StringError;
+    fn try_from(s: &str) -> Result<MqttString, StringError> {
+        check_str(s)?;
+        Ok(MqttString(ByteString::from(s)))
+    }
+}
+
+impl TryFrom<String> for MqttString {
+    type Error = StringError;
+    fn try_from(s: String) -> Result<MqttString, StringError> {
+        check_str(&s)?;
+        Ok(MqttString(ByteString::from(s)))
+    }
+}
+
+impl TryFrom<&String> for MqttString {
+    type Error = StringError;
+    fn try_from(s: &String) -> Result<MqttString, StringError> {
+        MqttString::try_from(s.as_str())
+    }
+}
+
+impl PartialEq<str> for MqttString {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for MqttString {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Debug for MqttString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for MqttString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,328 @@
+//! Topic names, topic filters and matching (MQTT §4.7, shared subscriptions §4.8.2).
+
+use alloc::string::String;
+use bytes::Bytes;
+use core::{fmt, ops::Deref};
+
+use crate::error::TopicError;
+use crate::string::MqttString;
+
+const SHARE_PREFIX: &str = "$share/";
+
+/// A topic name: the topic a PUBLISH is sent to.
+///
+/// At least one character ([MQTT-4.7.3-1]), no U+0000 ([MQTT-4.7.3-2]), at most 65,535
+/// bytes ([MQTT-4.7.3-3]), and no wildcard `+` or `#` ([MQTT-4.7.0-1], v3.1.1
+/// [MQTT-4.7.1-1]). Levels are separated by `/`; empty levels are allowed. Cloning is cheap
+/// and a decoded topic name shares the received buffer.
+///
+/// The one exception is [`TopicName::empty`], the zero-length topic name an MQTT 5.0
+/// PUBLISH carries when it names its topic by a Topic Alias alone.
+///
+/// ```
+/// use mqtt_proto::TopicName;
+/// assert!(TopicName::try_from("home/kitchen/temperature").is_ok());
+/// assert!(TopicName::try_from("home/+/temperature").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicName(MqttString);
+
+/// Checks a topic name: non-empty, no wildcards (string rules are checked by `MqttString`).
+fn check_topic_name(s: &str) -> Result<(), TopicError> {
+    if s.is_empty() {
+        return Err(TopicError::Empty);
+    }
+    if s.bytes().any(|b| b == b'+' || b == b'#') {
+        return Err(TopicError::WildcardInTopicName);
+    }
+    Ok(())
+}
+
+impl TopicName {
+    /// The zero-length topic name, valid only in an MQTT 5.0 PUBLISH that carries a
+    /// Topic Alias ([MQTT-3.3.2-1]).
+    pub const fn empty() -> TopicName {
+        TopicName(MqttString::new())
+    }
+
+    /// A topic name from a literal.
+    ///
+    /// # Panics
+    ///
+    /// If `s` is not a valid topic name. Use [`TopicName::try_from`] for other strings.
+    pub fn from_static(s: &'static str) -> TopicName {
+        if let Err(e) = check_topic_name(s) {
+            panic!("TopicName::from_static({s:?}): {e}");
+        }
+        TopicName(MqttString::from_static(s))
+    }
+
+    /// Validates a decoded string as a topic name, keeping its bytes (zero-length allowed:
+    /// the caller checks it against the Topic Alias).
+    pub(crate) fn from_wire(s: MqttString) -> Result<TopicName, TopicError> {
+        if s.is_empty() {
+            return Ok(TopicName(s));
+        }
+        check_topic_name(&s)?;
+        Ok(TopicName(s))
+    }
+
+    /// Validates UTF-8 bytes as a topic name, without copying them.
+    pub fn from_bytes(bytes: Bytes) -> Result<TopicName, TopicError> {
+        let s = MqttString::from_bytes(bytes)?;
+        check_topic_name(&s)?;
+        Ok(TopicName(s))
+    }
+
+    /// The topic name as `&str`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The topic name as an [`MqttString`].
+    pub fn as_mqtt_str(&self) -> &MqttString {
+        &self.0
+    }
+
+    /// Whether this is a `$`-topic (such as `$SYS/...`), which wildcards at the first level
+    /// do not match ([MQTT-4.7.2-1]).
+    pub fn is_system(&self) -> bool {
+        self.0.as_bytes().first() == Some(&b'$')
+    }
+
+    /// The levels of the topic name, split at `/`.
+    pub fn levels(&self) -> core::str::Split<'_, char> {
+        self.0.split('/')
+    }
+}
+
+impl TryFrom<MqttString> for TopicName {
+    type Error = TopicError;
+    fn try_from(s: MqttString) -> Result<TopicName, TopicError> {
+        check_topic_name(&s)?;
+        Ok(TopicName(s))
+    }
+}
+
+impl TryFrom<&str> for TopicName {
+    type Error = TopicError;
+    fn try_from(s: &str) -> Result<TopicName, TopicError> {
+        check_topic_name(s)?;
+        Ok(TopicName(MqttString::try_from(s)?))
+    }
+}
+
+impl TryFrom<String> for TopicName {
+    type Error = TopicError;
+    fn try_from(s: String) -> Result<TopicName, TopicError> {
+        check_topic_name(&s)?;
+        Ok(TopicName(MqttString::try_from(s)?))
+    }
+}
+
+impl Deref for TopicName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for TopicName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TopicName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for TopicName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A topic filter: what a SUBSCRIBE or UNSUBSCRIBE names, possibly with wildcards.
+///
+/// `+` matches exactly one level and must fill it ([MQTT-4.7.1-2] v5 / [MQTT-4.7.1-3]
+/// v3.1.1); `#` matches any number of levels and must be the whole filter or the last level
+/// ([MQTT-4.7.1-1] v5 / [MQTT-4.7.1-2] v3.1.1). A filter `$share/{ShareName}/{filter}` is a
+/// shared subscription ([MQTT-4.8.2-1], [MQTT-4.8.2-2]).
+///
+/// ```
+/// use mqtt_proto::{TopicFilter, TopicName};
+/// let filter = TopicFilter::try_from("sensors/+/temperature").unwrap();
+/// assert!(filter.matches(&TopicName::try_from("sensors/kitchen/temperature").unwrap()));
+/// assert!(!filter.matches(&TopicName::try_from("sensors/kitchen/humidity").unwrap()));
+///
+/// let shared = TopicFilter::try_from("$share/workers/jobs/#").unwrap();
+/// assert_eq!(shared.share_name(), Some("workers"));
+/// assert_eq!(shared.filter(), "jobs/#");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicFilter(MqttString);
+
+/// Checks the wildcard placement of a (non-shared part of a) topic filter.
+fn check_filter_levels(s: &str) -> Result<(), TopicError> {
+    if s.is_empty() {
+        return Err(TopicError::Empty);
+    }
+    let mut levels = s.split('/').peekable();
+    while let Some(level) = levels.next() {
+        if level.contains('#') && (level != "#" || levels.peek().is_some()) {
+            return Err(TopicError::MisplacedMultiLevelWildcard);
+        }
+        if level.contains('+') && level != "+" {
+            return Err(TopicError::MisplacedSingleLevelWildcard);
+        }
+    }
+    Ok(())
+}
+
+/// Checks a whole topic filter, shared or not.
+fn check_topic_filter(s: &str) -> Result<(), TopicError> {
+    match s.strip_prefix(SHARE_PREFIX) {
+        None => check_filter_levels(s),
+        Some(rest) => {
+            let (share, filter) = rest.split_once('/').ok_or(TopicError::InvalidShareName)?;
+            if share.is_empty() || share.contains(['+', '#']) {
+                return Err(TopicError::InvalidShareName);
+            }
+            check_filter_levels(filter)
+        }
+    }
+}
+
+impl TopicFilter {
+    /// A topic filter from a literal.
+    ///
+    /// # Panics
+    ///
+    /// If `s` is not a valid topic filter. Use [`TopicFilter::try_from`] for other strings.
+    pub fn from_static(s: &'static str) -> TopicFilter {
+        if let Err(e) = check_topic_filter(s) {
+            panic!("TopicFilter::from_static({s:?}): {e}");
+        }
+        TopicFilter(MqttString::from_static(s))
+    }
+
+    /// Validates UTF-8 bytes as a topic filter, without copying them.
+    pub fn from_bytes(bytes: Bytes) -> Result<TopicFilter, TopicError> {
+        TopicFilter::try_from(MqttString::from_bytes(bytes)?)
+    }
+
+    /// The whole filter as `&str`, `$share/...` prefix included.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The whole filter as an [`MqttString`].
+    pub fn as_mqtt_str(&self) -> &MqttString {
+        &self.0
+    }
+
+    /// The ShareName of a shared subscription (`$share/{ShareName}/{filter}`).
+    pub fn share_name(&self) -> Option<&str> {
+        let rest = self.0.strip_prefix(SHARE_PREFIX)?;
+        rest.split_once('/').map(|(share, _)| share)
+    }
+
+    /// Whether this is a shared subscription.
+    pub fn is_shared(&self) -> bool {
+        self.0.starts_with(SHARE_PREFIX)
+    }
+
+    /// The filter that topic names are matched against: without the `$share/{ShareName}/`
+    /// prefix of a shared subscription.
+    pub fn filter(&self) -> &str {
+        match self.0.strip_prefix(SHARE_PREFIX) {
+            Some(rest) => rest.split_once('/').map_or(rest, |(_, filter)| filter),
+            None => &self.0,
+        }
+    }
+
+    /// Whether the filter holds a wildcard (`+` or `#`).
+    pub fn has_wildcards(&self) -> bool {
+        self.filter().bytes().any(|b| b == b'+' || b == b'#')
+    }
+
+    /// Whether a message published to `topic` matches this filter (MQTT §4.7).
+    ///
+    /// Levels are compared exactly, without normalisation ([MQTT-4.7.3-4]); a filter that
+    /// starts with a wildcard does not match a topic name starting with `$`
+    /// ([MQTT-4.7.2-1]); a shared subscription matches as its filter part.
+    pub fn matches(&self, topic: &TopicName) -> bool {
+        matches(self.filter(), topic.as_str())
+    }
+}
+
+/// Whether the topic filter `filter` (without any `$share/` prefix) matches topic name
+/// `topic`. Both are taken as valid; see [`TopicFilter::matches`].
+pub fn matches(filter: &str, topic: &str) -> bool {
+    if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
+        return false;
+    }
+    let mut filter_levels = filter.split('/');
+    let mut topic_levels = topic.split('/');
+    loop {
+        match (filter_levels.next(), topic_levels.next()) {
+            (Some("#"), _) => return true,
+            (Some("+"), Some(_)) => {}
+            (Some(f), Some(t)) if f == t => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+impl TryFrom<MqttString> for TopicFilter {
+    type Error = TopicError;
+    fn try_from(s: MqttString) -> Result<TopicFilter, TopicError> {
+        check_topic_filter(&s)?;
+        Ok(TopicFilter(s))
+    }
+}
+
+impl TryFrom<&str> for TopicFilter {
+    type Error = TopicError;
+    fn try_from(s: &str) -> Result<TopicFilter, TopicError> {
+        check_topic_filter(s)?;
+        Ok(TopicFilter(MqttString::try_from(s)?))
+    }
+}
+
+impl TryFrom<String> for TopicFilter {
+    type Error = TopicError;
+    fn try_from(s: String) -> Result<TopicFilter, TopicError> {
+        check_topic_filter(&s)?;
+        Ok(TopicFilter(MqttString::try_from(s)?))
+    }
+}
+
+impl Deref for TopicFilter {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for TopicFilter {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TopicFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for TopicFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
