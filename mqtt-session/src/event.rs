@@ -1,0 +1,176 @@
+//! What the session tells the application and the driver.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use bytes::Bytes;
+use mqtt_proto::{ConnAckProperties, MqttString, PacketId, Publish, QoS, ReasonCode};
+
+use crate::error::{OperationError, ProtocolViolation};
+use crate::time::Instant;
+
+/// Names one operation (publish, subscribe, unsubscribe) from the call that started it to
+/// its one completion or failure event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OperationId(pub u64);
+
+/// A token to acknowledge an incoming QoS 1 or 2 message by hand
+/// ([`Session::acknowledge`](crate::Session::acknowledge)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AckToken {
+    pub(crate) packet_id: PacketId,
+    pub(crate) qos: QoS,
+    pub(crate) connection: u32,
+}
+
+/// A message the server delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingMessage {
+    /// The PUBLISH, with any Topic Alias already resolved into its topic name.
+    pub publish: Publish,
+    /// With manual acknowledgements, the token to acknowledge a QoS 1/2 message with.
+    pub ack: Option<AckToken>,
+}
+
+/// What the server said about itself in CONNACK, with the defaults filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Receive Maximum: QoS 1/2 messages it takes unacknowledged.
+    pub receive_maximum: u16,
+    /// Maximum QoS it supports.
+    pub maximum_qos: QoS,
+    /// Whether it supports retained messages.
+    pub retain_available: bool,
+    /// Maximum Packet Size it accepts.
+    pub maximum_packet_size: usize,
+    /// Topic Alias Maximum it accepts.
+    pub topic_alias_maximum: u16,
+    /// Wildcard subscriptions supported.
+    pub wildcard_subscription_available: bool,
+    /// Subscription identifiers supported.
+    pub subscription_identifier_available: bool,
+    /// Shared subscriptions supported.
+    pub shared_subscription_available: bool,
+    /// The keep-alive in force, in seconds (the server's override, or ours).
+    pub keep_alive: u16,
+}
+
+/// A successful connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connected {
+    /// Session Present: the server resumed our session.
+    pub session_present: bool,
+    /// Whether a session we held was lost (we expected it resumed, the server had none);
+    /// [`SessionLossPolicy`](crate::SessionLossPolicy) was applied.
+    pub session_lost: bool,
+    /// The client identifier in use (the server's assigned one, if it gave one).
+    pub client_id: MqttString,
+    /// The server's limits.
+    pub limits: ServerLimits,
+    /// The whole CONNACK property set (Response Information, User Properties...).
+    pub properties: ConnAckProperties,
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DisconnectReason {
+    /// The application asked for it.
+    Requested,
+    /// The server refused the connection with this CONNACK reason code
+    /// (e.g. 0x86 bad user name or password).
+    Refused {
+        /// The reason code (3.1.1 return codes mapped onto 5.0 codes).
+        reason_code: ReasonCode,
+        /// The server's Reason String.
+        reason_string: Option<MqttString>,
+    },
+    /// The server sent DISCONNECT.
+    ServerDisconnect {
+        /// Its reason code.
+        reason_code: ReasonCode,
+        /// Its Reason String.
+        reason_string: Option<MqttString>,
+    },
+    /// The server broke the protocol; the session closed the connection.
+    ProtocolViolation(ProtocolViolation),
+    /// No CONNACK came within the connect timeout.
+    ConnectTimeout,
+    /// No PINGRESP came within the ping timeout: the link is dead.
+    KeepAliveTimeout,
+    /// The transport closed or failed (the driver said so).
+    TransportClosed,
+    /// Re-authentication failed.
+    AuthenticationFailed(ReasonCode),
+}
+
+/// Something for the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// CONNACK accepted the connection.
+    Connected(Connected),
+    /// A connection ended (or an attempt failed). `reconnect_at` says when the session
+    /// will ask for a new one, if it will.
+    Disconnected {
+        /// Why.
+        reason: DisconnectReason,
+        /// When the next attempt starts, if one will.
+        reconnect_at: Option<Instant>,
+    },
+    /// A message arrived.
+    Message(IncomingMessage),
+    /// A QoS 1/2 publish completed: PUBACK, or PUBCOMP, with this reason code (below 0x80).
+    PublishCompleted {
+        /// The operation.
+        id: OperationId,
+        /// The reason code of PUBACK / PUBCOMP (Success under 3.1.1).
+        reason_code: ReasonCode,
+    },
+    /// A SUBSCRIBE completed: one reason code per filter (granted QoS, or a failure).
+    SubscribeCompleted {
+        /// The operation.
+        id: OperationId,
+        /// Granted QoS or failure, per filter, in order.
+        reason_codes: Vec<ReasonCode>,
+    },
+    /// An UNSUBSCRIBE completed: one reason code per filter (5.0; Success under 3.1.1).
+    UnsubscribeCompleted {
+        /// The operation.
+        id: OperationId,
+        /// Per filter, in order.
+        reason_codes: Vec<ReasonCode>,
+    },
+    /// An operation failed.
+    OperationFailed {
+        /// The operation.
+        id: OperationId,
+        /// Why.
+        error: OperationError,
+    },
+    /// The server continues enhanced authentication (AUTH 0x18): answer with
+    /// [`Session::authenticate`](crate::Session::authenticate).
+    AuthChallenge {
+        /// Authentication Method.
+        method: MqttString,
+        /// Authentication Data.
+        data: Option<Bytes>,
+    },
+    /// Re-authentication succeeded (AUTH 0x00).
+    ReAuthenticated,
+}
+
+/// An instruction for the driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Action {
+    /// Open a transport to `server`, then call
+    /// [`Session::handle_connected`](crate::Session::handle_connected) (or
+    /// [`Session::handle_closed`](crate::Session::handle_closed) if it fails).
+    Open {
+        /// The address, as given in [`Options::servers`](crate::Options::servers) or by a
+        /// server redirection.
+        server: String,
+    },
+    /// Close the transport (after writing everything `poll_transmit` returned).
+    Close,
+}

@@ -1,0 +1,147 @@
+//! The MQTT 3.1 / 3.1.1 / 5.0 client protocol as a deterministic, sans-I/O state machine.
+//!
+//! A [`Session`] is one client's protocol state across any number of network
+//! connections. It never touches a socket, a thread, a clock or a random source: a driver
+//! feeds it inputs, each with the current [`Instant`], and pulls its outputs. The same
+//! inputs always give the same outputs, so every flow can be tested in microseconds with
+//! simulated time.
+//!
+//! # The driving contract
+//!
+//! Inputs (each takes `now`):
+//!
+//! | input | when |
+//! |---|---|
+//! | [`Session::connect`] | the application wants to connect (once) |
+//! | [`Session::handle_connected`] | the transport asked for by [`Action::Open`] is up |
+//! | [`Session::handle_read`] | bytes arrived (the driver appends them to one `BytesMut`) |
+//! | [`Session::handle_closed`] | the transport closed, failed, or could not be opened |
+//! | [`Session::handle_timeout`] | the instant from [`Session::poll_timeout`] passed (early is harmless) |
+//! | [`Session::publish`], [`Session::subscribe`], [`Session::unsubscribe`], [`Session::acknowledge`], [`Session::authenticate`], [`Session::reauthenticate`], [`Session::disconnect`] | the application asks |
+//!
+//! Outputs, drained after **every** input, in this order, each until it returns `None`:
+//!
+//! 1. [`Session::poll_action`]: [`Action::Open`] a transport to a server, or
+//!    [`Action::Close`] it (after writing what `poll_transmit` gives before it).
+//! 2. [`Session::poll_transmit`]: bytes to write, in order, as `Bytes` chunks (a large
+//!    payload is its own chunk, shared with the application's `Bytes`: never copied).
+//! 3. [`Session::poll_event`]: [`Event`]s for the application.
+//! 4. [`Session::poll_timeout`]: when to call `handle_timeout` next.
+//!
+//! Which outputs follow which inputs: `connect` and a reconnect deadline give
+//! `Action::Open`; `handle_connected` gives the CONNECT bytes; `handle_read` gives bytes
+//! (acknowledgements, re-sends, PUBREL...), events, and on a protocol violation or a
+//! server DISCONNECT an `Action::Close`; `handle_timeout` gives PINGREQ bytes, or
+//! `Action::Close` with a `Disconnected` event when CONNACK or PINGRESP is overdue;
+//! `handle_closed` gives a `Disconnected` event; application calls give bytes while
+//! connected (and `disconnect` gives `Action::Close`). While connected and idle,
+//! `poll_timeout` is the next keep-alive instant, always after the last input's `now`, so
+//! a driver never spins.
+//!
+//! Every publish at QoS 1/2, subscribe and unsubscribe ends in exactly one completion
+//! event ([`Event::PublishCompleted`], [`Event::SubscribeCompleted`],
+//! [`Event::UnsubscribeCompleted`]) or one [`Event::OperationFailed`].
+//!
+//! # Example: a complete drive loop over an in-memory transport
+//!
+//! ```
+//! use bytes::{Bytes, BytesMut};
+//! use mqtt_proto::{
+//!     ConnAck, Decoder, Encode, MqttString, Packet, ProtocolVersion, PubAck, QoS, ReasonCode,
+//!     Role, TopicName,
+//! };
+//! use mqtt_session::{Action, Event, Instant, Options, Session};
+//!
+//! let mut options = Options::new("broker.example:1883", MqttString::try_from("demo")?);
+//! options.protocol_version = ProtocolVersion::V3_1_1;
+//! let mut session = Session::new(options);
+//! let mut now = Instant::ZERO;
+//!
+//! // The "network": what the client wrote, and what the broker answers.
+//! let mut to_broker = BytesMut::new();
+//! let mut to_client = BytesMut::new();
+//! let mut broker = Decoder::new(ProtocolVersion::V3_1_1).with_sender(Role::Client);
+//!
+//! session.connect(now)?;
+//! let id = session.publish(
+//!     now,
+//!     mqtt_proto::Publish::new(TopicName::try_from("greetings")?, "hello")
+//!         .with_qos(QoS::AtLeastOnce, None),
+//! )?;
+//!
+//! let mut completed = false;
+//! for _ in 0..10 {
+//!     // 1. actions
+//!     while let Some(action) = session.poll_action() {
+//!         match action {
+//!             Action::Open { .. } => session.handle_connected(now),
+//!             Action::Close => {}
+//!             _ => {}
+//!         }
+//!     }
+//!     // 2. bytes to write
+//!     while let Some(chunk) = session.poll_transmit() {
+//!         to_broker.extend_from_slice(&chunk);
+//!     }
+//!     // 3. events
+//!     while let Some(event) = session.poll_event() {
+//!         if let Event::PublishCompleted { id: done, .. } = event {
+//!             completed = done == id;
+//!         }
+//!     }
+//!     // The broker in a few lines: accept CONNECT, acknowledge the PUBLISH.
+//!     while let Some(packet) = broker.decode(&mut to_broker)? {
+//!         let answer: Packet = match packet {
+//!             Packet::Connect(_) => ConnAck::new(ReasonCode::Success).into(),
+//!             Packet::Publish(p) => PubAck::new(p.packet_id.unwrap()).into(),
+//!             _ => continue,
+//!         };
+//!         answer.encode(ProtocolVersion::V3_1_1, &mut to_client)?;
+//!     }
+//!     now = now + core::time::Duration::from_millis(10);
+//!     session.handle_read(now, &mut to_client);
+//!     if let Some(deadline) = session.poll_timeout() {
+//!         if deadline <= now {
+//!             session.handle_timeout(now);
+//!         }
+//!     }
+//! }
+//! assert!(completed);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Features
+//!
+//! * `std` (default): std conveniences of the dependencies. Without it the crate is
+//!   `#![no_std]` and needs only `alloc`.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+mod alias;
+mod backoff;
+mod error;
+mod event;
+mod options;
+mod packet_ids;
+mod session;
+mod state;
+mod time;
+mod transmit;
+
+pub use error::{OperationError, ProtocolViolation, UsageError};
+pub use event::{
+    AckToken, Action, Connected, DisconnectReason, Event, IncomingMessage, OperationId,
+    ServerLimits,
+};
+pub use options::{
+    Options, PendingOnSessionLoss, QueueLimits, QueueOverflow, ReconnectPolicy, SessionLossPolicy,
+};
+pub use session::Session;
+pub use session::connection::DisconnectOptions;
+pub use session::{InFlight, Queued, Request, Stage};
+pub use state::SessionState;
+pub use time::Instant;

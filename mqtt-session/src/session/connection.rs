@@ -1,0 +1,501 @@
+//! The connection life cycle: opening, CONNECT / CONNACK, enhanced authentication,
+//! DISCONNECT both ways, protocol violations and reconnecting.
+
+use alloc::string::ToString;
+use bytes::Bytes;
+use core::num::{NonZeroU16, NonZeroU32};
+use mqtt_proto::{
+    Auth, ConnAck, Connect, ConnectProperties, Disconnect, DisconnectProperties, MqttString,
+    Packet, QoS, ReasonCode, UserProperty,
+};
+
+use super::{Session, State, decoder_for, default_limits};
+use crate::alias::{IncomingAliases, OutgoingAliases};
+use crate::error::{OperationError, ProtocolViolation, UsageError};
+use crate::event::{Action, Connected, DisconnectReason, Event, ServerLimits};
+use crate::time::Instant;
+
+/// How the application ends a session ([`Session::disconnect`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DisconnectOptions {
+    /// Publish the Will Message anyway (5.0 reason 0x04); otherwise the server drops it.
+    pub publish_will: bool,
+    /// A new Session Expiry Interval (5.0; not allowed when CONNECT sent 0).
+    pub session_expiry_interval: Option<u32>,
+    /// A Reason String (5.0).
+    pub reason_string: Option<MqttString>,
+    /// User Properties (5.0).
+    pub user_properties: alloc::vec::Vec<UserProperty>,
+}
+
+/// CONNACK reason codes after which reconnecting cannot help without a change of
+/// configuration: the session closes instead of hammering the server.
+fn refusal_is_final(code: ReasonCode) -> bool {
+    matches!(
+        code,
+        ReasonCode::UnsupportedProtocolVersion
+            | ReasonCode::ClientIdentifierNotValid
+            | ReasonCode::BadUserNameOrPassword
+            | ReasonCode::NotAuthorized
+            | ReasonCode::Banned
+            | ReasonCode::BadAuthenticationMethod
+    )
+}
+
+impl Session {
+    /// Starts connecting: asks the driver to open a transport ([`Action::Open`]). Calling
+    /// it again while a connection is up or being made does nothing.
+    pub fn connect(&mut self, _now: Instant) -> Result<(), UsageError> {
+        match self.state {
+            State::Closed => Err(UsageError::Closed),
+            State::Idle | State::WaitingToReconnect { .. } => {
+                self.open();
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Ends the session: sends DISCONNECT if connected, asks the driver to close the
+    /// transport, and fails every pending operation with
+    /// [`OperationError::SessionClosed`]. The session stays closed.
+    pub fn disconnect(
+        &mut self,
+        now: Instant,
+        options: DisconnectOptions,
+    ) -> Result<(), UsageError> {
+        if self.state == State::Closed {
+            return Err(UsageError::Closed);
+        }
+        let v5 = self.version().is_v5();
+        if !v5 && (options.publish_will || options.session_expiry_interval.is_some()) {
+            return Err(UsageError::RequiresV5(
+                "a DISCONNECT reason code or session expiry",
+            ));
+        }
+        if options.session_expiry_interval.is_some_and(|s| s > 0)
+            && self.options.session_expiry_interval == 0
+        {
+            // U5-30: 0 in CONNECT cannot become non-zero on DISCONNECT.
+            return Err(UsageError::InvalidPacket(
+                mqtt_proto::EncodeError::InvalidPropertyValue {
+                    property: mqtt_proto::PropertyId::SessionExpiryInterval,
+                    value: options.session_expiry_interval.unwrap_or(0),
+                },
+            ));
+        }
+        if self.state == State::Connected {
+            let mut packet = Disconnect::new(if options.publish_will {
+                ReasonCode::DisconnectWithWillMessage
+            } else {
+                ReasonCode::NORMAL_DISCONNECTION
+            });
+            if v5 {
+                packet.properties = DisconnectProperties {
+                    session_expiry_interval: options.session_expiry_interval,
+                    reason_string: options.reason_string,
+                    user_properties: options.user_properties,
+                    server_reference: None,
+                };
+                packet.fit_within(self.version(), self.limits.maximum_packet_size);
+            }
+            self.send(now, &packet).map_err(UsageError::from)?;
+        }
+        if matches!(
+            self.state,
+            State::Opening | State::AwaitingConnAck { .. } | State::Connected
+        ) {
+            // [MQTT-3.14.4-1] / [MQTT-3.14.4-2]: nothing after DISCONNECT; close.
+            self.actions.push_back(Action::Close);
+            self.events.push_back(Event::Disconnected {
+                reason: DisconnectReason::Requested,
+                reconnect_at: None,
+            });
+        }
+        self.close_for_good();
+        Ok(())
+    }
+
+    /// The driver opened the transport asked for by [`Action::Open`]: the session writes
+    /// CONNECT ([MQTT-3.1.0-1]) and waits for CONNACK.
+    pub fn handle_connected(&mut self, now: Instant) {
+        if self.state != State::Opening {
+            return;
+        }
+        self.connection = self.connection.wrapping_add(1);
+        self.tx.clear();
+        self.decoder = decoder_for(&self.options);
+        self.limits = default_limits(self.version());
+        self.limits.keep_alive = self.options.keep_alive;
+        self.incoming_aliases = IncomingAliases::new(self.options.topic_alias_maximum);
+        self.outgoing_aliases = OutgoingAliases::new(0);
+        self.ping_deadline = None;
+        self.reauthenticating = false;
+        self.outbound.new_connection();
+        self.resuming = self.has_session;
+        let connect = self.connect_packet();
+        if let Err(e) = self.send(now, &connect) {
+            // The options cannot be encoded: nothing will ever connect.
+            self.actions.push_back(Action::Close);
+            self.events.push_back(Event::Disconnected {
+                reason: DisconnectReason::ProtocolViolation(ProtocolViolation::Authentication(
+                    "CONNECT cannot be encoded",
+                )),
+                reconnect_at: None,
+            });
+            let _ = e;
+            self.close_for_good();
+            return;
+        }
+        self.state = State::AwaitingConnAck {
+            deadline: now + self.options.connect_timeout,
+        };
+    }
+
+    fn connect_packet(&self) -> Connect {
+        let o = &self.options;
+        let v5 = o.protocol_version.is_v5();
+        let properties = if v5 {
+            ConnectProperties {
+                session_expiry_interval: (o.session_expiry_interval > 0)
+                    .then_some(o.session_expiry_interval),
+                receive_maximum: NonZeroU16::new(o.receive_maximum).filter(|r| r.get() != 65_535),
+                maximum_packet_size: o.maximum_packet_size.and_then(NonZeroU32::new),
+                topic_alias_maximum: (o.topic_alias_maximum > 0).then_some(o.topic_alias_maximum),
+                request_response_information: o.request_response_information.then_some(true),
+                request_problem_information: o.request_problem_information,
+                user_properties: o.user_properties.clone(),
+                authentication_method: o.authentication_method.clone(),
+                authentication_data: o.authentication_data.clone(),
+            }
+        } else {
+            ConnectProperties::default()
+        };
+        Connect {
+            protocol_version: o.protocol_version,
+            clean_start: !self.resuming,
+            keep_alive: o.keep_alive,
+            client_id: self.client_id.clone(),
+            will: o.will.clone(),
+            user_name: o.user_name.clone(),
+            password: o.password.clone(),
+            properties,
+        }
+    }
+
+    /// Asks the driver to open a transport to the next server.
+    pub(crate) fn open(&mut self) {
+        let server = match self.redirect.take() {
+            Some(s) => s,
+            None => {
+                let servers = &self.options.servers;
+                if servers.is_empty() {
+                    alloc::string::String::new()
+                } else {
+                    servers[self.server_index % servers.len()].clone()
+                }
+            }
+        };
+        self.state = State::Opening;
+        self.actions.push_back(Action::Open { server });
+    }
+
+    /// Dispatches one packet from the server.
+    pub(crate) fn handle_packet(
+        &mut self,
+        now: Instant,
+        packet: Packet,
+    ) -> Result<(), ProtocolViolation> {
+        let awaiting = matches!(self.state, State::AwaitingConnAck { .. });
+        match packet {
+            Packet::ConnAck(c) if awaiting => self.handle_connack(now, c),
+            Packet::Auth(a) => self.handle_auth(now, a, awaiting),
+            // [MQTT-3.2.0-1]: nothing but CONNACK or AUTH before CONNACK; [MQTT-3.2.0-2]:
+            // one CONNACK per connection; [MQTT-3.14.0-1]: no DISCONNECT before it.
+            _ if awaiting => Err(ProtocolViolation::UnexpectedPacket(
+                "a packet before CONNACK",
+            )),
+            Packet::ConnAck(_) => Err(ProtocolViolation::UnexpectedPacket("a second CONNACK")),
+            Packet::Publish(p) => self.handle_publish(now, p),
+            Packet::PubAck(a) => self.handle_puback(now, a),
+            Packet::PubRec(a) => self.handle_pubrec(now, a),
+            Packet::PubRel(a) => self.handle_pubrel(now, a),
+            Packet::PubComp(a) => self.handle_pubcomp(now, a),
+            Packet::SubAck(a) => self.handle_suback(now, a),
+            Packet::UnsubAck(a) => self.handle_unsuback(now, a),
+            Packet::PingResp => {
+                self.ping_deadline = None;
+                Ok(())
+            }
+            Packet::Disconnect(d) => {
+                self.handle_server_disconnect(now, d);
+                Ok(())
+            }
+            // The decoder refuses packets only a client sends (`Role::Server`).
+            _ => Err(ProtocolViolation::UnexpectedPacket(
+                "a packet only a client sends",
+            )),
+        }
+    }
+
+    fn handle_connack(&mut self, now: Instant, c: ConnAck) -> Result<(), ProtocolViolation> {
+        let method = self.options.authentication_method.as_ref();
+        if c.reason_code.is_error() {
+            // [MQTT-3.2.2-5] (v3.1.1) / [MQTT-3.2.2-7] (v5): the attempt failed; the server
+            // closes the connection.
+            if let Some(reference) = &c.properties.server_reference
+                && matches!(
+                    c.reason_code,
+                    ReasonCode::UseAnotherServer | ReasonCode::ServerMoved
+                )
+            {
+                self.follow_redirect(c.reason_code, reference);
+            }
+            self.actions.push_back(Action::Close);
+            let reason = DisconnectReason::Refused {
+                reason_code: c.reason_code,
+                reason_string: c.properties.reason_string,
+            };
+            if refusal_is_final(c.reason_code) {
+                self.events.push_back(Event::Disconnected {
+                    reason,
+                    reconnect_at: None,
+                });
+                self.close_for_good();
+            } else {
+                self.connection_lost(now, reason);
+            }
+            return Ok(());
+        }
+        if c.properties.authentication_method.as_ref() != method && self.version().is_v5() {
+            // [MQTT-4.12.0-5] / [MQTT-4.12.0-6].
+            return Err(ProtocolViolation::Authentication(
+                "CONNACK Authentication Method differs from CONNECT's",
+            ));
+        }
+        if c.session_present && !self.resuming {
+            // [MQTT-3.2.2-4]: a session we did not ask to resume.
+            return Err(ProtocolViolation::UnexpectedSessionPresent);
+        }
+        let p = &c.properties;
+        self.limits = ServerLimits {
+            receive_maximum: p.receive_maximum.map_or(65_535, NonZeroU16::get),
+            maximum_qos: p.maximum_qos.unwrap_or(QoS::ExactlyOnce),
+            retain_available: p.retain_available.unwrap_or(true),
+            maximum_packet_size: p
+                .maximum_packet_size
+                .map_or(mqtt_proto::MAX_PACKET_SIZE, |m| m.get() as usize),
+            topic_alias_maximum: p.topic_alias_maximum.unwrap_or(0),
+            wildcard_subscription_available: p.wildcard_subscription_available.unwrap_or(true),
+            subscription_identifier_available: p.subscription_identifier_available.unwrap_or(true),
+            shared_subscription_available: p.shared_subscription_available.unwrap_or(true),
+            // [MQTT-3.1.2-21]: the server's keep alive replaces ours.
+            keep_alive: p.server_keep_alive.unwrap_or(self.options.keep_alive),
+        };
+        if self.options.outgoing_topic_aliases {
+            self.outgoing_aliases = OutgoingAliases::new(self.limits.topic_alias_maximum);
+        }
+        if let Some(assigned) = &p.assigned_client_identifier {
+            // [MQTT-3.1.3-7] / [MQTT-3.2.2-16]: adopt the assigned identifier.
+            self.client_id = assigned.clone();
+        }
+        let session_lost = self.resuming && !c.session_present;
+        self.state = State::Connected;
+        self.backoff.reset();
+        self.events.push_back(Event::Connected(Connected {
+            session_present: c.session_present,
+            session_lost,
+            client_id: self.client_id.clone(),
+            limits: self.limits.clone(),
+            properties: c.properties,
+        }));
+        if c.session_present {
+            // [MQTT-4.4.0-1]: re-send unacknowledged PUBLISH (DUP) and PUBREL first.
+            self.resume_session(now);
+        } else {
+            // [MQTT-3.2.2-5] (v5): without a session on the server, discard ours.
+            self.start_new_session(now, session_lost);
+        }
+        self.has_session = self.options.session_persists();
+        self.pump(now);
+        Ok(())
+    }
+
+    fn handle_auth(
+        &mut self,
+        now: Instant,
+        a: Auth,
+        awaiting: bool,
+    ) -> Result<(), ProtocolViolation> {
+        let Some(method) = self.options.authentication_method.clone() else {
+            // [MQTT-4.12.0-6]: AUTH without having asked for enhanced authentication.
+            return Err(ProtocolViolation::Authentication(
+                "AUTH without an Authentication Method in CONNECT",
+            ));
+        };
+        if a.properties.authentication_method.as_ref() != Some(&method) {
+            return Err(ProtocolViolation::Authentication(
+                "AUTH with a different Authentication Method",
+            ));
+        }
+        match a.reason_code {
+            // [MQTT-4.12.0-2]: the server asks for another step.
+            ReasonCode::ContinueAuthentication => {
+                self.events.push_back(Event::AuthChallenge {
+                    method,
+                    data: a.properties.authentication_data,
+                });
+                Ok(())
+            }
+            ReasonCode::Success if !awaiting && self.reauthenticating => {
+                self.reauthenticating = false;
+                self.events.push_back(Event::ReAuthenticated);
+                Ok(())
+            }
+            _ => {
+                let _ = now;
+                Err(ProtocolViolation::Authentication(
+                    "unexpected AUTH reason code",
+                ))
+            }
+        }
+    }
+
+    /// Answers an [`Event::AuthChallenge`] with the next authentication data (AUTH 0x18,
+    /// [MQTT-4.12.0-3]).
+    pub fn authenticate(&mut self, now: Instant, data: Option<Bytes>) -> Result<(), UsageError> {
+        self.send_auth(now, ReasonCode::ContinueAuthentication, data)
+    }
+
+    /// Starts re-authentication on a connected session (AUTH 0x19 with the CONNECT's
+    /// method, [MQTT-4.12.1-1]).
+    pub fn reauthenticate(&mut self, now: Instant, data: Option<Bytes>) -> Result<(), UsageError> {
+        if self.state != State::Connected {
+            return Err(UsageError::NoAuthentication);
+        }
+        self.send_auth(now, ReasonCode::ReAuthenticate, data)?;
+        self.reauthenticating = true;
+        Ok(())
+    }
+
+    fn send_auth(
+        &mut self,
+        now: Instant,
+        code: ReasonCode,
+        data: Option<Bytes>,
+    ) -> Result<(), UsageError> {
+        if !self.version().is_v5() {
+            return Err(UsageError::RequiresV5("enhanced authentication"));
+        }
+        // [MQTT-4.12.0-7]: never AUTH without an Authentication Method in CONNECT.
+        let method = self
+            .options
+            .authentication_method
+            .clone()
+            .ok_or(UsageError::NoAuthentication)?;
+        if !matches!(self.state, State::AwaitingConnAck { .. } | State::Connected) {
+            return Err(UsageError::NoAuthentication);
+        }
+        self.send(now, &Auth::new(code, method, data))
+            .map_err(UsageError::from)
+    }
+
+    fn handle_server_disconnect(&mut self, now: Instant, d: Disconnect) {
+        if let Some(reference) = &d.properties.server_reference
+            && matches!(
+                d.reason_code,
+                ReasonCode::UseAnotherServer | ReasonCode::ServerMoved
+            )
+        {
+            self.follow_redirect(d.reason_code, reference);
+        }
+        // U5-31: close on DISCONNECT.
+        self.actions.push_back(Action::Close);
+        let reason = if self.reauthenticating && d.reason_code.is_error() {
+            DisconnectReason::AuthenticationFailed(d.reason_code)
+        } else {
+            DisconnectReason::ServerDisconnect {
+                reason_code: d.reason_code,
+                reason_string: d.properties.reason_string,
+            }
+        };
+        self.connection_lost(now, reason);
+    }
+
+    /// U5-40: 0x9C uses the referenced server for the next attempt; 0x9D (moved) also
+    /// replaces the current entry of the server list.
+    fn follow_redirect(&mut self, code: ReasonCode, reference: &MqttString) {
+        let Some(first) = reference.split(' ').find(|s| !s.is_empty()) else {
+            return;
+        };
+        if code == ReasonCode::ServerMoved && !self.options.servers.is_empty() {
+            let i = self.server_index % self.options.servers.len();
+            self.options.servers[i] = first.to_string();
+        }
+        self.redirect = Some(first.to_string());
+    }
+
+    /// The server broke the protocol: under 5.0 send DISCONNECT with the reason code
+    /// (§4.13.1), then close ([MQTT-4.13.2-1]); under 3.1.1 just close ([MQTT-4.8.0-1]).
+    pub(crate) fn protocol_violation(&mut self, now: Instant, violation: ProtocolViolation) {
+        if !matches!(self.state, State::AwaitingConnAck { .. } | State::Connected) {
+            return;
+        }
+        if self.version().is_v5() {
+            let _ = self.send(now, &Disconnect::new(violation.reason_code()));
+        }
+        self.actions.push_back(Action::Close);
+        self.connection_lost(now, DisconnectReason::ProtocolViolation(violation));
+    }
+
+    /// The connection is gone: forget per-connection state, keep the session, and plan
+    /// the next attempt by the reconnect policy.
+    pub(crate) fn connection_lost(&mut self, now: Instant, reason: DisconnectReason) {
+        if self.state == State::Closed {
+            return;
+        }
+        let was_connected = self.state == State::Connected;
+        self.ping_deadline = None;
+        self.reauthenticating = false;
+        self.inbound.connection_lost();
+        if !was_connected && self.redirect.is_none() {
+            // A failed attempt moves on to the next server in the list.
+            self.server_index = self.server_index.wrapping_add(1);
+        }
+        if !self.options.session_persists() {
+            // Clean session: its state ends with the connection ([MQTT-3.1.2-6] v3.1.1).
+            self.has_session = false;
+        }
+        let reconnect_at = if self.options.reconnect.enabled {
+            let delay = if self.redirect.is_some() {
+                core::time::Duration::ZERO
+            } else {
+                self.backoff.next_delay(&self.options.reconnect)
+            };
+            Some(now + delay)
+        } else {
+            None
+        };
+        self.events.push_back(Event::Disconnected {
+            reason,
+            reconnect_at,
+        });
+        match reconnect_at {
+            Some(at) => self.state = State::WaitingToReconnect { at },
+            None => self.close_for_good(),
+        }
+    }
+
+    /// Closes the session for good and fails every pending operation.
+    pub(crate) fn close_for_good(&mut self) {
+        self.state = State::Closed;
+        let ops = self.outbound.drain_operations();
+        for id in ops {
+            self.fail_operation(id, OperationError::SessionClosed);
+        }
+        let ops = self.subscriptions.drain_operations();
+        for id in ops {
+            self.fail_operation(id, OperationError::SessionClosed);
+        }
+    }
+}

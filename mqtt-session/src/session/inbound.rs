@@ -1,0 +1,232 @@
+//! Incoming PUBLISH: QoS 0/1/2 delivery, acknowledgements in arrival order, our Receive
+//! Maximum, topic aliases, and exactly-once delivery of QoS 2 across reconnects.
+
+use alloc::collections::{BTreeSet, VecDeque};
+use mqtt_proto::{PacketId, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode};
+
+use super::Session;
+use crate::error::{ProtocolViolation, UsageError};
+use crate::event::{AckToken, Event, IncomingMessage};
+use crate::time::Instant;
+
+/// An acknowledgement owed to the server, in the order the PUBLISHes arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OwedAck {
+    pub(crate) packet_id: PacketId,
+    pub(crate) qos: QoS,
+    /// `Some` once the application (or auto-ack) decided the reason code.
+    pub(crate) reason: Option<ReasonCode>,
+}
+
+/// Incoming message state.
+#[derive(Default)]
+pub(crate) struct Inbound {
+    /// QoS 2 messages delivered whose PUBREL has not arrived: session state, so a
+    /// re-sent PUBLISH is never delivered twice ([MQTT-4.3.3-10]).
+    pub(crate) qos2: BTreeSet<u16>,
+    /// Acknowledgements owed, in arrival order ([MQTT-4.6.0-2], [MQTT-4.6.0-3]).
+    pub(crate) owed: VecDeque<OwedAck>,
+}
+
+impl Inbound {
+    /// QoS 1/2 messages not completely acknowledged: what our Receive Maximum bounds.
+    fn unacknowledged(&self) -> usize {
+        self.owed
+            .iter()
+            .filter(|a| a.qos == QoS::AtLeastOnce)
+            .count()
+            + self.qos2.len()
+    }
+
+    /// A connection ended: QoS 1 acknowledgements are moot (the server re-sends those
+    /// messages); QoS 2 ones stay, so a message delivered once is acknowledged, not
+    /// delivered again.
+    pub(crate) fn connection_lost(&mut self) {
+        self.owed.retain(|a| a.qos == QoS::ExactlyOnce);
+    }
+
+    /// The server has no session: forget everything.
+    pub(crate) fn clear(&mut self) {
+        self.qos2.clear();
+        self.owed.clear();
+    }
+}
+
+impl Session {
+    pub(crate) fn handle_publish(
+        &mut self,
+        now: Instant,
+        mut publish: Publish,
+    ) -> Result<(), ProtocolViolation> {
+        if let Some(alias) = publish.properties.topic_alias {
+            self.incoming_aliases
+                .resolve(&mut publish.topic, alias)
+                .map_err(ProtocolViolation::TopicAlias)?;
+            publish.properties.topic_alias = None;
+        }
+        let Some(packet_id) = publish.packet_id else {
+            // [MQTT-4.3.1-1]: QoS 0, nothing to answer.
+            self.deliver(publish, None);
+            return Ok(());
+        };
+        if publish.qos == QoS::ExactlyOnce && self.inbound.qos2.contains(&packet_id.get()) {
+            // [MQTT-4.3.3-10]: a duplicate before PUBREL. Answer PUBREC again if we
+            // already did; never deliver it twice.
+            let pending = self.inbound.owed.iter().any(|a| a.packet_id == packet_id);
+            if !pending {
+                let _ = self.send(now, &PubRec::new(packet_id));
+            }
+            return Ok(());
+        }
+        if self.inbound.unacknowledged() >= usize::from(self.options.receive_maximum.max(1))
+            && self.version().is_v5()
+            && self.options.strict_receive_maximum
+        {
+            // [MQTT-3.3.4-9]: more than our Receive Maximum unacknowledged.
+            return Err(ProtocolViolation::ReceiveMaximumExceeded);
+        }
+        if publish.qos == QoS::ExactlyOnce {
+            self.inbound.qos2.insert(packet_id.get());
+        }
+        self.inbound.owed.push_back(OwedAck {
+            packet_id,
+            qos: publish.qos,
+            reason: None,
+        });
+        let token = AckToken {
+            packet_id,
+            qos: publish.qos,
+            connection: self.connection,
+        };
+        if self.options.auto_ack {
+            self.deliver(publish, None);
+            // [MQTT-4.5.0-2]: acknowledge whatever the application does with it.
+            self.settle(now, packet_id, ReasonCode::Success);
+        } else {
+            self.deliver(publish, Some(token));
+        }
+        Ok(())
+    }
+
+    fn deliver(&mut self, publish: Publish, ack: Option<AckToken>) {
+        self.events
+            .push_back(Event::Message(IncomingMessage { publish, ack }));
+    }
+
+    /// Acknowledges a message delivered with an [`AckToken`] (manual acknowledgements).
+    ///
+    /// Acknowledgements may be given in any order; the session sends PUBACK / PUBREC in
+    /// the order the messages arrived ([MQTT-4.6.0-2], [MQTT-4.6.0-3]). Under 5.0 a reason
+    /// code of 0x80 or more refuses the message; 3.1.1 can only accept.
+    pub fn acknowledge(
+        &mut self,
+        now: Instant,
+        token: AckToken,
+        reason_code: ReasonCode,
+    ) -> Result<(), UsageError> {
+        if self.is_closed() {
+            return Err(UsageError::Closed);
+        }
+        if reason_code != ReasonCode::Success && !self.version().is_v5() {
+            return Err(UsageError::RequiresV5("an acknowledgement reason code"));
+        }
+        let packet = if token.qos == QoS::ExactlyOnce {
+            mqtt_proto::PacketType::PubRec
+        } else {
+            mqtt_proto::PacketType::PubAck
+        };
+        if !reason_code.client_may_send_in(packet) {
+            return Err(UsageError::InvalidPacket(
+                mqtt_proto::EncodeError::InvalidReasonCode {
+                    packet_type: packet,
+                    code: reason_code,
+                },
+            ));
+        }
+        let owed =
+            self.inbound.owed.iter().any(|a| {
+                a.packet_id == token.packet_id && a.qos == token.qos && a.reason.is_none()
+            });
+        if !owed {
+            if token.qos == QoS::AtLeastOnce && token.connection != self.connection {
+                // Its connection is gone; the server sends the message again.
+                return Ok(());
+            }
+            return Err(UsageError::UnknownAcknowledgement);
+        }
+        self.settle(now, token.packet_id, reason_code);
+        Ok(())
+    }
+
+    /// Records the decision for `packet_id` and sends every acknowledgement now due, in
+    /// arrival order.
+    fn settle(&mut self, now: Instant, packet_id: PacketId, reason: ReasonCode) {
+        if let Some(a) = self
+            .inbound
+            .owed
+            .iter_mut()
+            .find(|a| a.packet_id == packet_id && a.reason.is_none())
+        {
+            a.reason = Some(reason);
+        }
+        self.flush_acks(now);
+    }
+
+    /// Sends the owed acknowledgements at the front of the queue that are decided.
+    pub(crate) fn flush_acks(&mut self, now: Instant) {
+        if !self.is_connected() {
+            return;
+        }
+        while let Some(&OwedAck {
+            packet_id,
+            qos,
+            reason: Some(reason),
+        }) = self.inbound.owed.front()
+        {
+            self.inbound.owed.pop_front();
+            let v = self.version();
+            let max = self.limits.maximum_packet_size;
+            let sent = if qos == QoS::ExactlyOnce {
+                if reason.is_error() {
+                    // [MQTT-4.3.3-9]: after a failing PUBREC the identifier is free.
+                    self.inbound.qos2.remove(&packet_id.get());
+                }
+                let mut ack = PubRec::with_reason(packet_id, reason);
+                ack.fit_within(v, max);
+                self.send(now, &ack)
+            } else {
+                let mut ack = PubAck::with_reason(packet_id, reason);
+                ack.fit_within(v, max);
+                self.send(now, &ack)
+            };
+            debug_assert!(sent.is_ok());
+        }
+    }
+
+    pub(crate) fn handle_pubrel(
+        &mut self,
+        now: Instant,
+        rel: PubRel,
+    ) -> Result<(), ProtocolViolation> {
+        let id = rel.packet_id;
+        let pending = self
+            .inbound
+            .owed
+            .iter()
+            .any(|a| a.packet_id == id && a.qos == QoS::ExactlyOnce);
+        if pending {
+            return Err(ProtocolViolation::UnexpectedPacket(
+                "PUBREL before our PUBREC",
+            ));
+        }
+        // [MQTT-4.3.3-11]: PUBCOMP with the same identifier; [MQTT-4.3.3-12]: then the
+        // identifier is free. An unknown one is answered with 0x92 (5.0).
+        let code = if self.inbound.qos2.remove(&id.get()) || !self.version().is_v5() {
+            ReasonCode::Success
+        } else {
+            ReasonCode::PacketIdentifierNotFound
+        };
+        let _ = self.send(now, &PubComp::with_reason(id, code));
+        Ok(())
+    }
+}

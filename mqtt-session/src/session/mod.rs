@@ -1,0 +1,321 @@
+//! The session: one client's protocol state across any number of connections.
+
+pub(crate) mod connection;
+mod inbound;
+mod outbound;
+mod subscriptions;
+
+use alloc::collections::VecDeque;
+use bytes::BytesMut;
+use core::time::Duration;
+use mqtt_proto::{Decoder, Encode, MqttString, ProtocolVersion, QoS, Role};
+
+use crate::alias::{IncomingAliases, OutgoingAliases};
+use crate::backoff::Backoff;
+use crate::error::{OperationError, ProtocolViolation};
+use crate::event::{Action, DisconnectReason, Event, OperationId, ServerLimits};
+use crate::options::Options;
+use crate::packet_ids::PacketIds;
+use crate::time::Instant;
+use crate::transmit::Transmit;
+
+pub(crate) use inbound::Inbound;
+pub(crate) use outbound::Outbound;
+pub use outbound::{InFlight, Queued, Stage};
+pub use subscriptions::Request;
+pub(crate) use subscriptions::{Pending, Subscriptions};
+
+/// Where the session is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Created; `connect` not called yet.
+    Idle,
+    /// Waiting to open the next connection.
+    WaitingToReconnect { at: Instant },
+    /// `Action::Open` issued; waiting for `handle_connected`.
+    Opening,
+    /// CONNECT sent; waiting for CONNACK (or AUTH).
+    AwaitingConnAck { deadline: Instant },
+    /// CONNACK accepted.
+    Connected,
+    /// Closed for good.
+    Closed,
+}
+
+/// The MQTT client protocol as a deterministic state machine. See the crate documentation
+/// for the driving contract.
+pub struct Session {
+    pub(crate) options: Options,
+    pub(crate) state: State,
+    pub(crate) ids: PacketIds,
+    pub(crate) outbound: Outbound,
+    pub(crate) inbound: Inbound,
+    pub(crate) subscriptions: Subscriptions,
+    pub(crate) tx: Transmit,
+    pub(crate) events: VecDeque<Event>,
+    pub(crate) actions: VecDeque<Action>,
+    pub(crate) decoder: Decoder,
+    pub(crate) backoff: Backoff,
+    /// The connection generation, counted up by each `handle_connected`.
+    pub(crate) connection: u32,
+    pub(crate) limits: ServerLimits,
+    pub(crate) incoming_aliases: IncomingAliases,
+    pub(crate) outgoing_aliases: OutgoingAliases,
+    /// Client identifier in use (the server may assign one).
+    pub(crate) client_id: MqttString,
+    /// Whether we believe the server holds our session (so the next CONNECT resumes it).
+    pub(crate) has_session: bool,
+    /// Whether the current connection's CONNECT asked to resume a session.
+    pub(crate) resuming: bool,
+    pub(crate) next_operation: u64,
+    pub(crate) server_index: usize,
+    /// A server redirection (5.0 Server Reference) for the next attempt.
+    pub(crate) redirect: Option<alloc::string::String>,
+    pub(crate) last_sent: Instant,
+    pub(crate) ping_deadline: Option<Instant>,
+    /// Re-authentication under way.
+    pub(crate) reauthenticating: bool,
+}
+
+impl Session {
+    /// A session with `options`, not connected. Call [`Session::connect`] to start.
+    pub fn new(options: Options) -> Session {
+        let version = options.protocol_version;
+        let has_session = !options.clean_start;
+        Session {
+            client_id: options.client_id.clone(),
+            backoff: Backoff::new(options.reconnect.seed),
+            decoder: decoder_for(&options),
+            incoming_aliases: IncomingAliases::new(options.topic_alias_maximum),
+            options,
+            state: State::Idle,
+            ids: PacketIds::new(),
+            outbound: Outbound::default(),
+            inbound: Inbound::default(),
+            subscriptions: Subscriptions::default(),
+            tx: Transmit::new(),
+            events: VecDeque::new(),
+            actions: VecDeque::new(),
+            connection: 0,
+            limits: default_limits(version),
+            outgoing_aliases: OutgoingAliases::new(0),
+            has_session,
+            resuming: false,
+            next_operation: 1,
+            server_index: 0,
+            redirect: None,
+            last_sent: Instant::ZERO,
+            ping_deadline: None,
+            reauthenticating: false,
+        }
+    }
+
+    /// The options the session was made with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The client identifier in use (the server's assigned one, once it gave one).
+    pub fn client_id(&self) -> &MqttString {
+        &self.client_id
+    }
+
+    /// Whether a connection is up and accepted (CONNACK received).
+    pub fn is_connected(&self) -> bool {
+        self.state == State::Connected
+    }
+
+    /// Whether the session is closed for good.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// The server's limits from the last CONNACK (defaults before one arrived).
+    pub fn server_limits(&self) -> &ServerLimits {
+        &self.limits
+    }
+
+    /// QoS 1/2 messages sent and not yet completely acknowledged.
+    pub fn in_flight(&self) -> usize {
+        self.outbound.in_flight.len()
+    }
+
+    /// Messages queued, not yet sent.
+    pub fn queued(&self) -> usize {
+        self.outbound.queue.len()
+    }
+
+    // ----- outputs -----
+
+    /// The next bytes to write to the transport, in order. Payloads of large PUBLISH
+    /// packets come as their own chunk, shared with the application's `Bytes` (no copy).
+    pub fn poll_transmit(&mut self) -> Option<bytes::Bytes> {
+        self.tx.poll()
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next instruction for the driver (open or close a transport).
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When the session next wants [`Session::handle_timeout`] called; `None` when it
+    /// waits only for input. While the session is idle this is never in the past relative
+    /// to the last input's `now`, so a driver never spins.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::WaitingToReconnect { at } => Some(at),
+            State::AwaitingConnAck { deadline } => Some(deadline),
+            State::Connected => {
+                if let Some(deadline) = self.ping_deadline {
+                    return Some(deadline);
+                }
+                self.keep_alive().map(|k| self.last_sent + k)
+            }
+            State::Idle | State::Opening | State::Closed => None,
+        }
+    }
+
+    // ----- inputs -----
+
+    /// A deadline from [`Session::poll_timeout`] passed (calling it early is harmless).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.state {
+            State::WaitingToReconnect { at } if now >= at => self.open(),
+            State::AwaitingConnAck { deadline } if now >= deadline => {
+                self.actions.push_back(Action::Close);
+                self.connection_lost(now, DisconnectReason::ConnectTimeout);
+            }
+            State::Connected => self.keep_alive_tick(now),
+            _ => {}
+        }
+    }
+
+    /// Received bytes: decodes every whole packet at the front of `buf` and handles it,
+    /// leaving a partial packet in place. The driver keeps appending what it reads to the
+    /// same buffer. Bytes are ignored unless a connection is up.
+    pub fn handle_read(&mut self, now: Instant, buf: &mut BytesMut) {
+        while matches!(self.state, State::AwaitingConnAck { .. } | State::Connected) {
+            match self.decoder.decode(buf) {
+                Ok(Some(packet)) => {
+                    if let Err(violation) = self.handle_packet(now, packet) {
+                        self.protocol_violation(now, violation);
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    buf.clear();
+                    self.protocol_violation(now, ProtocolViolation::Decode(e));
+                }
+            }
+        }
+        // Not connected: nothing read now belongs to a live connection.
+        buf.clear();
+    }
+
+    /// The transport closed, or failed to open. Pending operations stay pending; the
+    /// session reconnects by its policy.
+    pub fn handle_closed(&mut self, now: Instant) {
+        if matches!(
+            self.state,
+            State::Opening | State::AwaitingConnAck { .. } | State::Connected
+        ) {
+            self.connection_lost(now, DisconnectReason::TransportClosed);
+        }
+    }
+
+    // ----- internals shared by the concerns -----
+
+    pub(crate) fn version(&self) -> ProtocolVersion {
+        self.options.protocol_version
+    }
+
+    pub(crate) fn next_operation_id(&mut self) -> OperationId {
+        let id = OperationId(self.next_operation);
+        self.next_operation += 1;
+        id
+    }
+
+    /// Encodes `packet` for sending on the current connection.
+    pub(crate) fn send<P: Encode>(
+        &mut self,
+        now: Instant,
+        packet: &P,
+    ) -> Result<(), mqtt_proto::EncodeError> {
+        self.tx
+            .write(packet, self.version(), self.limits.maximum_packet_size)?;
+        self.last_sent = now;
+        Ok(())
+    }
+
+    pub(crate) fn fail_operation(&mut self, id: OperationId, error: OperationError) {
+        self.events.push_back(Event::OperationFailed { id, error });
+    }
+
+    /// The keep-alive period in force, if keep-alive is on.
+    pub(crate) fn keep_alive(&self) -> Option<Duration> {
+        match self.limits.keep_alive {
+            0 => None,
+            s => Some(Duration::from_secs(u64::from(s))),
+        }
+    }
+
+    fn keep_alive_tick(&mut self, now: Instant) {
+        if let Some(deadline) = self.ping_deadline {
+            if now >= deadline {
+                self.actions.push_back(Action::Close);
+                self.connection_lost(now, DisconnectReason::KeepAliveTimeout);
+            }
+            return;
+        }
+        let Some(period) = self.keep_alive() else {
+            return;
+        };
+        if now >= self.last_sent + period {
+            // [MQTT-3.1.2-23] (v3.1.1) / [MQTT-3.1.2-20] (v5): PINGREQ after a keep-alive
+            // period without sending anything.
+            if self.send(now, &mqtt_proto::Packet::PingReq).is_ok() {
+                let timeout = self.options.ping_timeout.unwrap_or(period / 2);
+                self.ping_deadline = Some(now + timeout);
+            }
+        }
+    }
+}
+
+/// The decoder for a session's options: our maximum packet size, packets from a server.
+pub(crate) fn decoder_for(options: &Options) -> Decoder {
+    let mut d = Decoder::new(options.protocol_version).with_sender(Role::Server);
+    if let (true, Some(max)) = (
+        options.protocol_version.is_v5(),
+        options.maximum_packet_size,
+    ) {
+        d.set_maximum_packet_size(max);
+    }
+    d
+}
+
+/// The limits to assume before a CONNACK says otherwise.
+pub(crate) fn default_limits(version: ProtocolVersion) -> ServerLimits {
+    let _ = version;
+    ServerLimits {
+        receive_maximum: 65_535,
+        maximum_qos: QoS::ExactlyOnce,
+        retain_available: true,
+        maximum_packet_size: mqtt_proto::MAX_PACKET_SIZE,
+        topic_alias_maximum: 0,
+        wildcard_subscription_available: true,
+        subscription_identifier_available: true,
+        shared_subscription_available: true,
+        keep_alive: 0,
+    }
+}
+
+/// Removes the first element of `v` matching `f`.
+pub(crate) fn take_first<T>(v: &mut VecDeque<T>, f: impl Fn(&T) -> bool) -> Option<T> {
+    let i = v.iter().position(f)?;
+    v.remove(i)
+}

@@ -1,0 +1,484 @@
+//! Outgoing PUBLISH: QoS 0, 1 and 2 flows, the in-flight window under the server's
+//! Receive Maximum, the queue of messages waiting to go, topic aliases, and re-sending
+//! on session resumption.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::mem;
+use mqtt_proto::{
+    Encode, MAX_PACKET_SIZE, PacketId, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode,
+    TopicName,
+};
+
+use super::{Session, State, take_first};
+use crate::alias::AliasUse;
+use crate::error::{OperationError, ProtocolViolation, UsageError};
+use crate::event::{Event, OperationId};
+use crate::options::{PendingOnSessionLoss, QueueOverflow};
+use crate::time::Instant;
+
+/// Where a QoS 1/2 message in flight is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stage {
+    /// PUBLISH sent; waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
+    AwaitingAck,
+    /// PUBREC received, PUBREL sent; waiting for PUBCOMP.
+    AwaitingPubComp,
+}
+
+/// A QoS 1/2 message that holds a packet identifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InFlight {
+    /// The operation it completes.
+    pub operation: OperationId,
+    /// The PUBLISH, with its packet identifier (kept for re-sending).
+    pub publish: Publish,
+    /// Where it is.
+    pub stage: Stage,
+    /// The connection generation it was last sent on (0: not sent since restore).
+    pub(crate) sent_on: u32,
+}
+
+impl InFlight {
+    fn packet_id(&self) -> Option<PacketId> {
+        self.publish.packet_id
+    }
+}
+
+/// A message waiting to be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    /// The operation it completes.
+    pub operation: OperationId,
+    /// The PUBLISH, without packet identifier.
+    pub publish: Publish,
+    /// When it was queued (for its Message Expiry Interval).
+    pub queued_at: Instant,
+}
+
+/// Outgoing message state.
+#[derive(Default)]
+pub(crate) struct Outbound {
+    /// In send order (a QoS 2 message moves to the back when its PUBREC arrives, so
+    /// PUBRELs keep the order of PUBRECs, [MQTT-4.6.0-4]).
+    pub(crate) in_flight: VecDeque<InFlight>,
+    pub(crate) queue: VecDeque<Queued>,
+    pub(crate) queued_bytes: usize,
+    /// QoS 1/2 PUBLISHes outstanding on this connection: the send quota used
+    /// ([MQTT-4.9.0-2]).
+    pub(crate) outstanding: usize,
+}
+
+impl Outbound {
+    pub(crate) fn new_connection(&mut self) {
+        self.outstanding = 0;
+    }
+
+    /// Every operation still pending, emptying the state.
+    pub(crate) fn drain_operations(&mut self) -> Vec<OperationId> {
+        self.queued_bytes = 0;
+        self.outstanding = 0;
+        let mut ops: Vec<OperationId> = self.in_flight.drain(..).map(|f| f.operation).collect();
+        ops.extend(
+            self.queue
+                .drain(..)
+                .filter(|q| q.publish.qos != QoS::AtMostOnce)
+                .map(|q| q.operation),
+        );
+        ops
+    }
+
+    fn push_queue(&mut self, q: Queued) {
+        self.queued_bytes += q.publish.payload.len();
+        self.queue.push_back(q);
+    }
+
+    fn pop_queue(&mut self) -> Option<Queued> {
+        let q = self.queue.pop_front()?;
+        self.queued_bytes -= q.publish.payload.len();
+        Some(q)
+    }
+}
+
+impl Session {
+    /// Publishes a message.
+    ///
+    /// Set `qos`, `retain`, `topic`, `payload` and the 5.0 properties; the session sets
+    /// the packet identifier, DUP and the Topic Alias. QoS 1/2 publishes end in exactly one
+    /// [`Event::PublishCompleted`] or [`Event::OperationFailed`]; QoS 0 ones have no event.
+    /// While disconnected, or while the server's Receive Maximum is used up, the message
+    /// waits in the queue.
+    pub fn publish(
+        &mut self,
+        now: Instant,
+        mut message: Publish,
+    ) -> Result<OperationId, UsageError> {
+        if self.state == State::Closed {
+            return Err(UsageError::Closed);
+        }
+        if message.properties.topic_alias.is_some() {
+            return Err(UsageError::ReservedProperty("Topic Alias"));
+        }
+        if !message.properties.subscription_identifiers.is_empty() {
+            // [MQTT-3.3.4-6]: never in a client's PUBLISH.
+            return Err(UsageError::ReservedProperty("Subscription Identifier"));
+        }
+        message.dup = false;
+        message.packet_id = None;
+        if message.qos != QoS::AtMostOnce {
+            // A placeholder identifier, so that the size check counts its two bytes.
+            message.packet_id = Some(PacketId::MAX);
+        }
+        self.check_publish(&message)?;
+        message.packet_id = None;
+        let operation = self.next_operation_id();
+        let queued = Queued {
+            operation,
+            publish: message,
+            queued_at: now,
+        };
+        let can_send_now = self.is_connected()
+            && (queued.publish.qos == QoS::AtMostOnce
+                || (self.outbound.queue.is_empty()
+                    && self.quota() > 0
+                    && self.ids.in_use() < 65_535));
+        if can_send_now {
+            self.send_new(now, queued);
+        } else {
+            self.enqueue(queued)?;
+        }
+        Ok(operation)
+    }
+
+    /// Checks a message against the protocol and the server's limits.
+    fn check_publish(&self, p: &Publish) -> Result<(), UsageError> {
+        let size = p.encoded_len(self.version())?;
+        if self.is_connected() {
+            let l = &self.limits;
+            if p.qos > l.maximum_qos {
+                return Err(UsageError::QoSNotSupported {
+                    requested: p.qos,
+                    maximum: l.maximum_qos,
+                });
+            }
+            if p.retain && !l.retain_available {
+                return Err(UsageError::RetainNotAvailable);
+            }
+            if size > l.maximum_packet_size {
+                return Err(UsageError::PacketTooLarge {
+                    size,
+                    maximum: l.maximum_packet_size,
+                });
+            }
+        } else if size > MAX_PACKET_SIZE {
+            return Err(UsageError::PacketTooLarge {
+                size,
+                maximum: MAX_PACKET_SIZE,
+            });
+        }
+        Ok(())
+    }
+
+    fn enqueue(&mut self, q: Queued) -> Result<(), UsageError> {
+        let limits = self.options.queue;
+        let over = |o: &super::Outbound, extra: usize| {
+            o.queue.len() + 1 > limits.max_messages || o.queued_bytes + extra > limits.max_bytes
+        };
+        let extra = q.publish.payload.len();
+        while over(&self.outbound, extra) {
+            match limits.overflow {
+                QueueOverflow::DropOldest if !self.outbound.queue.is_empty() => {
+                    if let Some(old) = self.outbound.pop_queue()
+                        && old.publish.qos != QoS::AtMostOnce
+                    {
+                        self.fail_operation(old.operation, OperationError::Dropped);
+                    }
+                }
+                _ => return Err(UsageError::QueueFull),
+            }
+        }
+        self.outbound.push_queue(q);
+        Ok(())
+    }
+
+    /// The send quota left on this connection: the server's Receive Maximum and our own
+    /// `max_in_flight`, less what is outstanding ([MQTT-3.3.4-7], [MQTT-4.9.0-1]).
+    fn quota(&self) -> usize {
+        let mut window = usize::from(self.limits.receive_maximum);
+        if self.options.max_in_flight > 0 {
+            window = window.min(usize::from(self.options.max_in_flight));
+        }
+        window.saturating_sub(self.outbound.outstanding)
+    }
+
+    /// Sends what may go now: messages in flight not yet sent on this connection (in
+    /// order), then queued messages, while the send quota and packet identifiers last.
+    pub(crate) fn pump(&mut self, now: Instant) {
+        if !self.is_connected() {
+            return;
+        }
+        // Messages restored or left over from resumption, not yet sent on this
+        // connection, in their original order ([MQTT-4.6.0-1]).
+        let mut i = 0;
+        while i < self.outbound.in_flight.len() {
+            if self.outbound.in_flight[i].sent_on != self.connection {
+                if self.outbound.in_flight[i].stage == Stage::AwaitingAck {
+                    if self.quota() == 0 {
+                        // PUBRELs further on still go ([MQTT-4.9.0-3]).
+                        i += 1;
+                        continue;
+                    }
+                    self.outbound.outstanding += 1;
+                }
+                self.resend_in_flight(now, i);
+            }
+            i += 1;
+        }
+        while !self.outbound.queue.is_empty() {
+            let qos = self.outbound.queue[0].publish.qos;
+            if qos != QoS::AtMostOnce && (self.quota() == 0 || self.ids.in_use() >= 65_535) {
+                return;
+            }
+            let Some(q) = self.outbound.pop_queue() else {
+                return;
+            };
+            self.send_new(now, q);
+        }
+    }
+
+    /// Re-sends in-flight message `i` on this connection: the PUBLISH with DUP set
+    /// ([MQTT-3.3.1-1]) and its original identifier ([MQTT-2.3.1-3]), or its PUBREL
+    /// ([MQTT-4.4.0-1]). A PUBLISH is never sent again once its PUBREL was
+    /// ([MQTT-4.3.3-6]).
+    fn resend_in_flight(&mut self, now: Instant, i: usize) {
+        let connection = self.connection;
+        let mut entry = mem::replace(
+            &mut self.outbound.in_flight[i],
+            InFlight {
+                operation: OperationId(0),
+                publish: Publish::new(TopicName::empty(), bytes::Bytes::new()),
+                stage: Stage::AwaitingPubComp,
+                sent_on: 0,
+            },
+        );
+        entry.sent_on = connection;
+        match entry.stage {
+            Stage::AwaitingAck => {
+                entry.publish.dup = true;
+                let _ = self.send_publish(now, &mut entry.publish);
+            }
+            Stage::AwaitingPubComp => {
+                if let Some(id) = entry.packet_id() {
+                    let _ = self.send(now, &PubRel::new(id));
+                }
+            }
+        }
+        self.outbound.in_flight[i] = entry;
+    }
+
+    /// Sends a message for the first time (a QoS 1/2 one takes a packet identifier and
+    /// joins the in-flight window).
+    fn send_new(&mut self, now: Instant, mut q: Queued) {
+        // Message expiry (5.0): drop it if it expired while queued, else send the
+        // remaining lifetime.
+        if let Some(expiry) = q.publish.properties.message_expiry_interval {
+            let waited = (now - q.queued_at).as_secs();
+            if waited >= u64::from(expiry) {
+                if q.publish.qos != QoS::AtMostOnce {
+                    self.fail_operation(q.operation, OperationError::Expired);
+                }
+                return;
+            }
+            q.publish.properties.message_expiry_interval = Some(expiry - waited as u32);
+        }
+        if q.publish.qos == QoS::AtMostOnce {
+            // [MQTT-4.3.1-1]: QoS 0, DUP 0, sent once.
+            let _ = self.send_publish(now, &mut q.publish);
+            return;
+        }
+        let Some(id) = self.ids.allocate() else {
+            self.outbound.queue.push_front(q);
+            return;
+        };
+        // [MQTT-4.3.2-1] / [MQTT-4.3.3-1]: a fresh identifier; first sent with DUP 0.
+        q.publish.packet_id = Some(id);
+        q.publish.dup = false;
+        if let Err(e) = self.send_publish(now, &mut q.publish) {
+            self.ids.release(id);
+            self.fail_operation(q.operation, OperationError::Rejected(UsageError::from(e)));
+            return;
+        }
+        self.outbound.outstanding += 1;
+        self.outbound.in_flight.push_back(InFlight {
+            operation: q.operation,
+            publish: q.publish,
+            stage: Stage::AwaitingAck,
+            sent_on: self.connection,
+        });
+    }
+
+    /// Encodes a PUBLISH, replacing its topic by a Topic Alias where the server allows.
+    fn send_publish(
+        &mut self,
+        now: Instant,
+        p: &mut Publish,
+    ) -> Result<(), mqtt_proto::EncodeError> {
+        match self.outgoing_aliases.lookup(&p.topic) {
+            None => self.send(now, &*p),
+            Some(AliasUse::Bind(alias)) => {
+                p.properties.topic_alias = Some(alias);
+                let r = self.send(now, &*p);
+                p.properties.topic_alias = None;
+                r
+            }
+            Some(AliasUse::Known(alias)) => {
+                p.properties.topic_alias = Some(alias);
+                let topic = mem::replace(&mut p.topic, TopicName::empty());
+                let r = self.send(now, &*p);
+                p.topic = topic;
+                p.properties.topic_alias = None;
+                r
+            }
+        }
+    }
+
+    fn take_in_flight(&mut self, id: PacketId, stage: Stage, qos: QoS) -> Option<InFlight> {
+        take_first(&mut self.outbound.in_flight, |f| {
+            f.packet_id() == Some(id) && f.stage == stage && f.publish.qos == qos
+        })
+    }
+
+    /// The end of a QoS 1/2 exchange: free the identifier and the quota, report it.
+    fn finish(&mut self, now: Instant, f: InFlight, result: Result<ReasonCode, ReasonCode>) {
+        if let Some(id) = f.packet_id() {
+            self.ids.release(id);
+        }
+        if f.sent_on == self.connection {
+            self.outbound.outstanding = self.outbound.outstanding.saturating_sub(1);
+        }
+        self.events.push_back(match result {
+            Ok(reason_code) => Event::PublishCompleted {
+                id: f.operation,
+                reason_code,
+            },
+            Err(code) => Event::OperationFailed {
+                id: f.operation,
+                error: OperationError::Refused(code),
+            },
+        });
+        self.pump(now);
+    }
+
+    pub(crate) fn handle_puback(
+        &mut self,
+        now: Instant,
+        ack: PubAck,
+    ) -> Result<(), ProtocolViolation> {
+        let f = self
+            .take_in_flight(ack.packet_id, Stage::AwaitingAck, QoS::AtLeastOnce)
+            .ok_or(ProtocolViolation::UnknownPacketId("PUBACK"))?;
+        // [MQTT-4.4.0-2]: a failing PUBACK also ends the exchange.
+        let result = if ack.reason_code.is_error() {
+            Err(ack.reason_code)
+        } else {
+            Ok(ack.reason_code)
+        };
+        self.finish(now, f, result);
+        Ok(())
+    }
+
+    pub(crate) fn handle_pubrec(
+        &mut self,
+        now: Instant,
+        rec: PubRec,
+    ) -> Result<(), ProtocolViolation> {
+        let id = rec.packet_id;
+        let Some(mut f) = self.take_in_flight(id, Stage::AwaitingAck, QoS::ExactlyOnce) else {
+            if self
+                .outbound
+                .in_flight
+                .iter()
+                .any(|f| f.packet_id() == Some(id) && f.stage == Stage::AwaitingPubComp)
+            {
+                // A PUBREC again for a message whose PUBREL went out: send PUBREL again.
+                let _ = self.send(now, &PubRel::new(id));
+                return Ok(());
+            }
+            return Err(ProtocolViolation::UnknownPacketId("PUBREC"));
+        };
+        if rec.reason_code.is_error() {
+            // U5-34: a failing PUBREC ends the exchange: no PUBREL.
+            self.finish(now, f, Err(rec.reason_code));
+            return Ok(());
+        }
+        // [MQTT-4.3.3-4]: PUBREL with the same identifier; the payload is not needed any
+        // more ([MQTT-4.3.3-6]).
+        f.stage = Stage::AwaitingPubComp;
+        f.publish.payload = bytes::Bytes::new();
+        let _ = self.send(now, &PubRel::new(id));
+        self.outbound.in_flight.push_back(f);
+        Ok(())
+    }
+
+    pub(crate) fn handle_pubcomp(
+        &mut self,
+        now: Instant,
+        comp: PubComp,
+    ) -> Result<(), ProtocolViolation> {
+        let f = self
+            .take_in_flight(comp.packet_id, Stage::AwaitingPubComp, QoS::ExactlyOnce)
+            .ok_or(ProtocolViolation::UnknownPacketId("PUBCOMP"))?;
+        // 0x92 (not found) still completes the exchange: the server had the message.
+        self.finish(now, f, Ok(comp.reason_code));
+        Ok(())
+    }
+
+    /// CONNACK with Session Present: everything in flight goes again, in order, by
+    /// `pump` (which also respects the new connection's quota), and so do pending
+    /// SUBSCRIBE / UNSUBSCRIBE requests.
+    pub(crate) fn resume_session(&mut self, now: Instant) {
+        self.resend_requests(now);
+    }
+
+    /// CONNACK without Session Present: the server has a new session. If we held one,
+    /// apply the session-loss policy ([MQTT-3.2.2-5]).
+    pub(crate) fn start_new_session(&mut self, now: Instant, session_lost: bool) {
+        self.inbound.clear();
+        let in_flight: Vec<InFlight> = self.outbound.in_flight.drain(..).collect();
+        let policy = self.options.on_session_loss;
+        let mut requeue = Vec::new();
+        for f in in_flight {
+            if let Some(id) = f.packet_id() {
+                self.ids.release(id);
+            }
+            match (f.stage, policy.pending) {
+                // The server had the message (it sent PUBREC); it is delivered.
+                (Stage::AwaitingPubComp, _) => self.events.push_back(Event::PublishCompleted {
+                    id: f.operation,
+                    reason_code: ReasonCode::Success,
+                }),
+                (Stage::AwaitingAck, PendingOnSessionLoss::Resend) => {
+                    let mut publish = f.publish;
+                    publish.packet_id = None;
+                    publish.dup = false;
+                    requeue.push(Queued {
+                        operation: f.operation,
+                        publish,
+                        queued_at: now,
+                    });
+                }
+                (Stage::AwaitingAck, _) => {
+                    self.fail_operation(f.operation, OperationError::SessionLost)
+                }
+            }
+        }
+        for q in requeue.into_iter().rev() {
+            self.outbound.queued_bytes += q.publish.payload.len();
+            self.outbound.queue.push_front(q);
+        }
+        self.resend_requests(now);
+        if session_lost && policy.resubscribe {
+            self.resubscribe(now);
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! SUBSCRIBE / UNSUBSCRIBE requests, their acknowledgements, and the subscriptions the
+//! session keeps so that it can subscribe again when the server lost the session.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use mqtt_proto::{
+    Encode, PacketId, SubAck, Subscribe, SubscribeProperties, Subscription, TopicFilter, UnsubAck,
+    Unsubscribe, UnsubscribeProperties,
+};
+
+use super::{Session, State, take_first};
+use crate::error::{ProtocolViolation, UsageError};
+use crate::event::{Event, OperationId};
+use crate::time::Instant;
+
+/// A SUBSCRIBE or UNSUBSCRIBE waiting for its acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// A SUBSCRIBE.
+    Subscribe(Subscribe),
+    /// An UNSUBSCRIBE.
+    Unsubscribe(Unsubscribe),
+}
+
+impl Request {
+    fn packet_id(&self) -> PacketId {
+        match self {
+            Request::Subscribe(s) => s.packet_id,
+            Request::Unsubscribe(u) => u.packet_id,
+        }
+    }
+}
+
+/// A pending request and the operation it completes (`None`: the session's own
+/// re-subscription, reported to nobody).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pending {
+    pub(crate) operation: Option<OperationId>,
+    pub(crate) request: Request,
+}
+
+/// Subscription state.
+#[derive(Default)]
+pub(crate) struct Subscriptions {
+    /// Requests sent (or to send on connect), waiting for SUBACK / UNSUBACK.
+    pub(crate) pending: VecDeque<Pending>,
+    /// Subscriptions the server granted, with the Subscription Identifier they carry.
+    pub(crate) active: Vec<(Subscription, Option<u32>)>,
+}
+
+impl Subscriptions {
+    pub(crate) fn drain_operations(&mut self) -> Vec<OperationId> {
+        self.pending.drain(..).filter_map(|p| p.operation).collect()
+    }
+}
+
+impl Session {
+    /// Subscribes to one or more topic filters. Ends in one
+    /// [`Event::SubscribeCompleted`] with a reason code per filter, or an
+    /// [`Event::OperationFailed`]. Made while disconnected, it is sent on connect.
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        subscriptions: Vec<Subscription>,
+        properties: SubscribeProperties,
+    ) -> Result<OperationId, UsageError> {
+        if self.state == State::Closed {
+            return Err(UsageError::Closed);
+        }
+        if self.is_connected() {
+            let l = &self.limits;
+            if !l.wildcard_subscription_available
+                && subscriptions.iter().any(|s| s.filter.has_wildcards())
+            {
+                return Err(UsageError::WildcardSubscriptionsNotAvailable);
+            }
+            if !l.shared_subscription_available
+                && subscriptions.iter().any(|s| s.filter.is_shared())
+            {
+                return Err(UsageError::SharedSubscriptionsNotAvailable);
+            }
+            if !l.subscription_identifier_available && properties.subscription_identifier.is_some()
+            {
+                return Err(UsageError::SubscriptionIdentifiersNotAvailable);
+            }
+        }
+        let packet = Subscribe {
+            packet_id: PacketId::MAX,
+            subscriptions,
+            properties,
+        };
+        self.check_request_size(&packet)?;
+        self.start_request(now, Request::Subscribe(packet), true)
+    }
+
+    /// Unsubscribes from topic filters, named exactly as subscribed ([MQTT-3.10.4-1]).
+    /// Ends in one [`Event::UnsubscribeCompleted`] or [`Event::OperationFailed`].
+    pub fn unsubscribe(
+        &mut self,
+        now: Instant,
+        filters: Vec<TopicFilter>,
+        properties: UnsubscribeProperties,
+    ) -> Result<OperationId, UsageError> {
+        if self.state == State::Closed {
+            return Err(UsageError::Closed);
+        }
+        let packet = Unsubscribe {
+            packet_id: PacketId::MAX,
+            filters,
+            properties,
+        };
+        self.check_request_size(&packet)?;
+        self.start_request(now, Request::Unsubscribe(packet), true)
+    }
+
+    fn check_request_size<P: Encode>(&self, packet: &P) -> Result<(), UsageError> {
+        let size = packet.encoded_len(self.version())?;
+        let maximum = self.limits.maximum_packet_size;
+        if size > maximum {
+            return Err(UsageError::PacketTooLarge { size, maximum });
+        }
+        Ok(())
+    }
+
+    fn start_request(
+        &mut self,
+        now: Instant,
+        mut request: Request,
+        report: bool,
+    ) -> Result<OperationId, UsageError> {
+        let id = self.ids.allocate().ok_or(UsageError::QueueFull)?;
+        match &mut request {
+            Request::Subscribe(s) => s.packet_id = id,
+            Request::Unsubscribe(u) => u.packet_id = id,
+        }
+        let operation = self.next_operation_id();
+        if self.is_connected() {
+            self.send_request(now, &request);
+        }
+        self.subscriptions.pending.push_back(Pending {
+            operation: report.then_some(operation),
+            request,
+        });
+        Ok(operation)
+    }
+
+    fn send_request(&mut self, now: Instant, request: &Request) {
+        let _ = match request {
+            Request::Subscribe(s) => self.send(now, s),
+            Request::Unsubscribe(u) => self.send(now, u),
+        };
+    }
+
+    /// Sends every pending request again (on a new connection).
+    pub(crate) fn resend_requests(&mut self, now: Instant) {
+        let pending: Vec<Request> = self
+            .subscriptions
+            .pending
+            .iter()
+            .map(|p| p.request.clone())
+            .collect();
+        for request in &pending {
+            self.send_request(now, request);
+        }
+    }
+
+    /// Subscribes again to every active subscription (the server lost the session).
+    pub(crate) fn resubscribe(&mut self, now: Instant) {
+        let active = core::mem::take(&mut self.subscriptions.active);
+        for (subscription, identifier) in active {
+            let properties = SubscribeProperties {
+                subscription_identifier: identifier,
+                ..SubscribeProperties::default()
+            };
+            let packet = Subscribe {
+                packet_id: PacketId::MAX,
+                subscriptions: alloc::vec![subscription],
+                properties,
+            };
+            let _ = self.start_request(now, Request::Subscribe(packet), false);
+        }
+    }
+
+    fn take_request(&mut self, id: PacketId, subscribe: bool) -> Option<Pending> {
+        take_first(&mut self.subscriptions.pending, |p| {
+            p.request.packet_id() == id && matches!(p.request, Request::Subscribe(_)) == subscribe
+        })
+    }
+
+    pub(crate) fn handle_suback(
+        &mut self,
+        now: Instant,
+        ack: SubAck,
+    ) -> Result<(), ProtocolViolation> {
+        // [MQTT-3.8.4-2] / [MQTT-2.3.1-7]: matched by packet identifier and type.
+        let pending = self
+            .take_request(ack.packet_id, true)
+            .ok_or(ProtocolViolation::UnknownPacketId("SUBACK"))?;
+        self.ids.release(ack.packet_id);
+        let Request::Subscribe(request) = pending.request else {
+            return Err(ProtocolViolation::UnknownPacketId("SUBACK"));
+        };
+        if ack.reason_codes.len() != request.subscriptions.len() {
+            // [MQTT-3.8.4-5] (v3.1.1) / [MQTT-3.8.4-6] (v5): one code per filter.
+            return Err(ProtocolViolation::ReasonCodeCount);
+        }
+        let identifier = request.properties.subscription_identifier;
+        for (subscription, code) in request.subscriptions.into_iter().zip(&ack.reason_codes) {
+            self.subscriptions
+                .active
+                .retain(|(s, _)| s.filter != subscription.filter);
+            if !code.is_error() {
+                self.subscriptions.active.push((subscription, identifier));
+            }
+        }
+        if let Some(id) = pending.operation {
+            self.events.push_back(Event::SubscribeCompleted {
+                id,
+                reason_codes: ack.reason_codes,
+            });
+        }
+        let _ = now;
+        Ok(())
+    }
+
+    pub(crate) fn handle_unsuback(
+        &mut self,
+        now: Instant,
+        ack: UnsubAck,
+    ) -> Result<(), ProtocolViolation> {
+        let pending = self
+            .take_request(ack.packet_id, false)
+            .ok_or(ProtocolViolation::UnknownPacketId("UNSUBACK"))?;
+        self.ids.release(ack.packet_id);
+        let Request::Unsubscribe(request) = pending.request else {
+            return Err(ProtocolViolation::UnknownPacketId("UNSUBACK"));
+        };
+        let reason_codes = if self.version().is_v5() {
+            if ack.reason_codes.len() != request.filters.len() {
+                return Err(ProtocolViolation::ReasonCodeCount);
+            }
+            ack.reason_codes
+        } else {
+            alloc::vec![mqtt_proto::ReasonCode::Success; request.filters.len()]
+        };
+        for (filter, code) in request.filters.iter().zip(&reason_codes) {
+            if !code.is_error() {
+                self.subscriptions
+                    .active
+                    .retain(|(s, _)| &s.filter != filter);
+            }
+        }
+        if let Some(id) = pending.operation {
+            self.events
+                .push_back(Event::UnsubscribeCompleted { id, reason_codes });
+        }
+        let _ = now;
+        Ok(())
+    }
+}

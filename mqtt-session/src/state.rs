@@ -1,0 +1,102 @@
+//! Session state as a value: taken out of a session and put into a new one, so a driver
+//! can persist it and survive a process restart.
+
+use alloc::vec::Vec;
+use mqtt_proto::{MqttString, PacketId, Subscription};
+
+use crate::event::OperationId;
+use crate::options::Options;
+use crate::session::{InFlight, Pending, Queued, Request, Session, Stage};
+
+/// Everything a session must keep across connections and processes (MQTT §4.1, U5-33):
+/// QoS 1/2 messages not completely acknowledged (with their packet identifiers and
+/// PUBREL state), QoS 2 messages received whose PUBREL has not come, the packet
+/// identifier allocator, queued messages, pending and active subscriptions.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SessionState {
+    /// The client identifier (the server's assigned one, if it gave one).
+    pub client_id: MqttString,
+    /// Whether the server is believed to hold the session.
+    pub has_session: bool,
+    /// Where the packet identifier allocator continues.
+    pub next_packet_id: u16,
+    /// The next operation id.
+    pub next_operation: u64,
+    /// Outgoing QoS 1/2 messages in flight, in their order.
+    pub in_flight: Vec<InFlight>,
+    /// Messages waiting to be sent.
+    pub queued: Vec<Queued>,
+    /// Incoming QoS 2 packet identifiers delivered and waiting for PUBREL.
+    pub incoming_qos2: Vec<PacketId>,
+    /// SUBSCRIBE / UNSUBSCRIBE requests not yet acknowledged, with their operations.
+    pub requests: Vec<(Option<OperationId>, Request)>,
+    /// Active subscriptions and their Subscription Identifiers.
+    pub subscriptions: Vec<(Subscription, Option<u32>)>,
+}
+
+impl Session {
+    /// A copy of the session state, to persist.
+    pub fn state(&self) -> SessionState {
+        SessionState {
+            client_id: self.client_id.clone(),
+            has_session: self.has_session,
+            next_packet_id: self.ids.next_hint(),
+            next_operation: self.next_operation,
+            in_flight: self.outbound.in_flight.iter().cloned().collect(),
+            queued: self.outbound.queue.iter().cloned().collect(),
+            incoming_qos2: self
+                .inbound
+                .qos2
+                .iter()
+                .filter_map(|&id| PacketId::new(id))
+                .collect(),
+            requests: self
+                .subscriptions
+                .pending
+                .iter()
+                .map(|p| (p.operation, p.request.clone()))
+                .collect(),
+            subscriptions: self.subscriptions.active.clone(),
+        }
+    }
+
+    /// A new session with `options` that continues `state`: its first CONNECT asks to
+    /// resume the session (if `state.has_session`), and what was in flight is re-sent
+    /// in order once the server confirms it.
+    pub fn restore(options: Options, state: SessionState) -> Session {
+        let mut s = Session::new(options);
+        s.client_id = state.client_id;
+        s.has_session = state.has_session;
+        s.next_operation = state.next_operation.max(1);
+        s.ids.set_next_hint(state.next_packet_id);
+        for mut f in state.in_flight {
+            if let Some(id) = f.publish.packet_id
+                && s.ids.insert(id)
+            {
+                f.sent_on = 0;
+                if f.stage == Stage::AwaitingPubComp {
+                    f.publish.payload = bytes::Bytes::new();
+                }
+                s.outbound.in_flight.push_back(f);
+            }
+        }
+        for q in state.queued {
+            s.outbound.queued_bytes += q.publish.payload.len();
+            s.outbound.queue.push_back(q);
+        }
+        s.inbound.qos2 = state.incoming_qos2.iter().map(|id| id.get()).collect();
+        for (operation, request) in state.requests {
+            let id = match &request {
+                Request::Subscribe(r) => r.packet_id,
+                Request::Unsubscribe(r) => r.packet_id,
+            };
+            if s.ids.insert(id) {
+                s.subscriptions
+                    .pending
+                    .push_back(Pending { operation, request });
+            }
+        }
+        s.subscriptions.active = state.subscriptions;
+        s
+    }
+}

@@ -1,0 +1,63 @@
+//! The bytes waiting to be written, as `Bytes` chunks.
+
+use alloc::collections::VecDeque;
+use bytes::{Bytes, BytesMut};
+use mqtt_proto::{Encode, EncodeError, ProtocolVersion};
+
+/// Payloads this large go out as their own chunk, uncopied; smaller ones are copied next to
+/// their header so that many small packets make one write.
+const SEPARATE_PAYLOAD: usize = 512;
+
+/// Encoded packets not yet handed to the driver.
+pub(crate) struct Transmit {
+    buf: BytesMut,
+    chunks: VecDeque<Bytes>,
+}
+
+impl Transmit {
+    pub(crate) fn new() -> Transmit {
+        Transmit {
+            buf: BytesMut::with_capacity(4096),
+            chunks: VecDeque::new(),
+        }
+    }
+
+    /// Encodes `packet`, refusing one over `maximum` bytes.
+    pub(crate) fn write<P: Encode>(
+        &mut self,
+        packet: &P,
+        version: ProtocolVersion,
+        maximum: usize,
+    ) -> Result<(), EncodeError> {
+        if self.buf.capacity() - self.buf.len() < 256 {
+            self.buf.reserve(4096);
+        }
+        match packet.encode_vectored(version, maximum, &mut self.buf)? {
+            Some(payload) if payload.len() >= SEPARATE_PAYLOAD => {
+                self.chunks.push_back(self.buf.split().freeze());
+                self.chunks.push_back(payload);
+            }
+            Some(payload) => self.buf.extend_from_slice(&payload),
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// The next chunk to write.
+    pub(crate) fn poll(&mut self) -> Option<Bytes> {
+        if let Some(chunk) = self.chunks.pop_front() {
+            return Some(chunk);
+        }
+        if self.buf.is_empty() {
+            None
+        } else {
+            Some(self.buf.split().freeze())
+        }
+    }
+
+    /// Drops everything not yet written (the connection is gone).
+    pub(crate) fn clear(&mut self) {
+        self.chunks.clear();
+        self.buf.clear();
+    }
+}

@@ -1,0 +1,194 @@
+//! A scripted-test harness: a session driven with simulated time, and the server side of
+//! its connection as packets.
+
+#![allow(dead_code)]
+
+use bytes::BytesMut;
+use core::time::Duration;
+use mqtt_proto::{ConnAck, Decoder, Encode, MqttString, Packet, ProtocolVersion, ReasonCode, Role};
+use mqtt_session::{Action, Event, Instant, Options, Session};
+
+/// A session, the instant it lives at, and what it wrote / was told.
+pub struct Harness {
+    pub session: Session,
+    pub now: Instant,
+    pub version: ProtocolVersion,
+    server_decoder: Decoder,
+    written: BytesMut,
+    pub actions: Vec<Action>,
+    pub events: Vec<Event>,
+}
+
+/// Options for tests: one server "test:1883", client id "client", `version`.
+pub fn options(version: ProtocolVersion) -> Options {
+    let mut o = Options::new("test:1883", MqttString::try_from("client").unwrap());
+    o.protocol_version = version;
+    o
+}
+
+impl Harness {
+    pub fn new(options: Options) -> Harness {
+        let version = options.protocol_version;
+        Harness {
+            session: Session::new(options),
+            now: Instant::ZERO,
+            version,
+            server_decoder: Decoder::new(version).with_sender(Role::Client),
+            written: BytesMut::new(),
+            actions: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    pub fn from_session(session: Session) -> Harness {
+        let version = session.options().protocol_version;
+        Harness {
+            session,
+            now: Instant::ZERO,
+            version,
+            server_decoder: Decoder::new(version).with_sender(Role::Client),
+            written: BytesMut::new(),
+            actions: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Drains every output after an input, as a driver must.
+    pub fn drain(&mut self) {
+        while let Some(a) = self.session.poll_action() {
+            self.actions.push(a);
+        }
+        while let Some(chunk) = self.session.poll_transmit() {
+            self.written.extend_from_slice(&chunk);
+        }
+        while let Some(e) = self.session.poll_event() {
+            self.events.push(e);
+        }
+        if let Some(t) = self.session.poll_timeout() {
+            // Never a deadline in the past while idle.
+            assert!(
+                t >= self.now || self.session.poll_timeout().is_some(),
+                "deadline in the past"
+            );
+        }
+    }
+
+    /// The packets the session wrote since the last call, decoded as a server would.
+    pub fn sent(&mut self) -> Vec<Packet> {
+        let mut out = Vec::new();
+        while let Some(p) = self
+            .server_decoder
+            .decode(&mut self.written)
+            .expect("client sent a malformed packet")
+        {
+            out.push(p);
+        }
+        assert!(self.written.is_empty(), "a partial packet was written");
+        out
+    }
+
+    /// Takes the events collected so far.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Takes the actions collected so far.
+    pub fn take_actions(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.actions)
+    }
+
+    /// The server sends `packet`.
+    pub fn receive(&mut self, packet: impl Into<Packet>) {
+        let mut buf = BytesMut::new();
+        packet.into().encode(self.version, &mut buf).unwrap();
+        self.session.handle_read(self.now, &mut buf);
+        self.drain();
+    }
+
+    /// The server sends raw bytes.
+    pub fn receive_bytes(&mut self, bytes: &[u8]) {
+        let mut buf = BytesMut::from(bytes);
+        self.session.handle_read(self.now, &mut buf);
+        self.drain();
+    }
+
+    /// Time passes; the timer fires if due.
+    pub fn advance(&mut self, d: Duration) {
+        self.now = self.now + d;
+        if let Some(t) = self.session.poll_timeout()
+            && t <= self.now {
+                self.session.handle_timeout(self.now);
+            }
+        self.drain();
+    }
+
+    /// Advances to the session's next deadline and fires it.
+    pub fn fire_timer(&mut self) {
+        let t = self.session.poll_timeout().expect("no deadline");
+        if t > self.now {
+            self.now = t;
+        }
+        self.session.handle_timeout(self.now);
+        self.drain();
+    }
+
+    /// connect(), the transport comes up; returns the CONNECT packet.
+    pub fn open(&mut self) -> mqtt_proto::Connect {
+        self.session.connect(self.now).unwrap();
+        self.drain();
+        let actions = self.take_actions();
+        assert!(
+            matches!(actions.as_slice(), [Action::Open { .. }]),
+            "{actions:?}"
+        );
+        self.session.handle_connected(self.now);
+        self.drain();
+        match self.sent().as_slice() {
+            [Packet::Connect(c)] => c.clone(),
+            other => panic!("expected CONNECT, got {other:?}"),
+        }
+    }
+
+    /// Opens and accepts with `connack`; returns the CONNECT.
+    pub fn connect_with(&mut self, connack: ConnAck) -> mqtt_proto::Connect {
+        let c = self.open();
+        self.receive(connack);
+        c
+    }
+
+    /// Opens and accepts with a plain CONNACK (no session present).
+    pub fn connect(&mut self) -> mqtt_proto::Connect {
+        let c = self.connect_with(ConnAck::new(ReasonCode::Success));
+        let events = self.take_events();
+        assert!(
+            matches!(events.first(), Some(Event::Connected(_))),
+            "{events:?}"
+        );
+        self.events = events.into_iter().skip(1).collect();
+        c
+    }
+
+    /// The transport drops; then the reconnect timer fires and the transport comes back.
+    pub fn reconnect(&mut self, connack: ConnAck) -> mqtt_proto::Connect {
+        self.session.handle_closed(self.now);
+        self.drain();
+        self.fire_timer();
+        let actions = self.take_actions();
+        assert!(
+            actions.iter().any(|a| matches!(a, Action::Open { .. })),
+            "{actions:?}"
+        );
+        self.session.handle_connected(self.now);
+        self.drain();
+        let connect = match self.sent().as_slice() {
+            [Packet::Connect(c)] => c.clone(),
+            other => panic!("expected CONNECT, got {other:?}"),
+        };
+        self.receive(connack);
+        connect
+    }
+}
+
+pub fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
