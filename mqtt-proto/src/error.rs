@@ -366,6 +366,8 @@ pub enum EncodeError {
     },
     /// Authentication Data without an Authentication Method.
     AuthenticationDataWithoutMethod,
+    /// AUTH (other than a bare Success) without an Authentication Method.
+    MissingAuthenticationMethod,
     /// A reason code this packet type cannot carry.
     InvalidReasonCode {
         /// The packet type.
@@ -421,6 +423,9 @@ impl fmt::Display for EncodeError {
             }
             EncodeError::AuthenticationDataWithoutMethod => f.write_str(
                 "Authentication Data needs an Authentication Method; set the method too",
+            ),
+            EncodeError::MissingAuthenticationMethod => f.write_str(
+                "AUTH needs the Authentication Method of CONNECT; set authentication_method",
             ),
             EncodeError::InvalidReasonCode { packet_type, code } => {
                 write!(f, "{packet_type} cannot carry reason code {code}")

@@ -148,10 +148,11 @@ pub struct Options {
     pub authentication_method: Option<MqttString>,
     /// Initial authentication data (5.0).
     pub authentication_data: Option<Bytes>,
-    /// Most QoS 1/2 messages in flight at once, also under the server's Receive Maximum.
-    /// Under 3.1 / 3.1.1 the server cannot say its limit: the default 20 matches
-    /// mosquitto's `max_inflight_messages`, past which it silently drops QoS 2 messages.
-    pub max_in_flight: u16,
+    /// Most QoS 1/2 messages in flight at once; under 5.0 also never above the server's
+    /// Receive Maximum. `None` (the default) means 20 under 3.1 / 3.1.1, where the server
+    /// cannot say its limit (20 is mosquitto's `max_inflight_messages`, past which it
+    /// silently drops QoS 2 messages), and the server's Receive Maximum under 5.0.
+    pub max_in_flight: Option<u16>,
     /// Use outgoing topic aliases when the server allows them (5.0).
     pub outgoing_topic_aliases: bool,
     /// Acknowledge incoming messages automatically as they are delivered; off means the
@@ -192,7 +193,7 @@ impl Options {
             user_properties: Vec::new(),
             authentication_method: None,
             authentication_data: None,
-            max_in_flight: 20,
+            max_in_flight: None,
             outgoing_topic_aliases: true,
             auto_ack: true,
             queue: QueueLimits::default(),

@@ -97,6 +97,7 @@ impl Session {
             }
         }
         s.subscriptions.active = state.subscriptions;
+        s.subscriptions.complete = true;
         s
     }
 }

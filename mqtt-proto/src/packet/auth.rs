@@ -123,6 +123,11 @@ impl Body for Auth {
             return Err(not_in_v3("AUTH", version));
         }
         check_reason_code(self.reason_code, PacketType::Auth)?;
+        let bare_success = self.reason_code == ReasonCode::Success && self.properties.is_empty();
+        if !bare_success && self.properties.authentication_method.is_none() {
+            // U5-32: every AUTH but the bare Success form carries the method.
+            return Err(EncodeError::MissingAuthenticationMethod);
+        }
         if let Some(b) = &self.properties.authentication_data {
             check_binary("authentication data", b)?;
             if self.properties.authentication_method.is_none() {

@@ -241,6 +241,16 @@ impl Body for ConnAck {
     }
 
     fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
+        if self.session_present && self.reason_code != ReasonCode::Success {
+            // v3.1.1 [MQTT-3.2.2-4] / v5 [MQTT-3.2.2-6]: a refusal has Session Present 0.
+            return Err(EncodeError::InvalidReasonCode {
+                packet_type: PacketType::ConnAck,
+                code: self.reason_code,
+            });
+        }
+        if version == ProtocolVersion::V3_1 && self.session_present {
+            return Err(not_in_v3("Session Present", version));
+        }
         if !version.is_v5() {
             if self.reason_code.to_v3_connack().is_none() {
                 return Err(not_in_v3("this CONNACK reason code", version));
@@ -259,6 +269,9 @@ impl Body for ConnAck {
         }
         if let Some(b) = &self.properties.authentication_data {
             check_binary("authentication data", b)?;
+            if self.properties.authentication_method.is_none() {
+                return Err(EncodeError::AuthenticationDataWithoutMethod);
+            }
         }
         Ok(())
     }

@@ -406,6 +406,10 @@ impl Body for Connect {
         if self.password.is_some() && self.user_name.is_none() {
             return Err(EncodeError::PasswordWithoutUserName);
         }
+        if self.client_id.is_empty() && version == ProtocolVersion::V3_1 {
+            // MQTT 3.1 requires a client identifier of 1 to 23 characters.
+            return Err(not_in_v3("an empty client identifier", version));
+        }
         if self.client_id.is_empty() && !self.clean_start {
             return Err(EncodeError::EmptyClientIdWithoutCleanSession);
         }

@@ -317,6 +317,8 @@ impl Session {
             self.start_new_session(now, session_lost);
         }
         self.has_session = self.options.session_persists();
+        // Acknowledgements decided while disconnected (QoS 2) go out now.
+        self.flush_acks(now);
         self.pump(now);
         Ok(())
     }

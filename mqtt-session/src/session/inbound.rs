@@ -64,6 +64,15 @@ impl Session {
                 .map_err(ProtocolViolation::TopicAlias)?;
             publish.properties.topic_alias = None;
         }
+        if !publish.properties.subscription_identifiers.is_empty()
+            && self.subscriptions.complete
+            && !self.knows_identifiers(&publish)
+        {
+            // U5-21: a Subscription Identifier the client never sent.
+            return Err(ProtocolViolation::UnexpectedPacket(
+                "a PUBLISH with a Subscription Identifier we never used",
+            ));
+        }
         let Some(packet_id) = publish.packet_id else {
             // [MQTT-4.3.1-1]: QoS 0, nothing to answer.
             self.deliver(publish, None);
@@ -106,6 +115,25 @@ impl Session {
             self.deliver(publish, Some(token));
         }
         Ok(())
+    }
+
+    /// Whether every Subscription Identifier of `publish` belongs to a subscription we
+    /// made (granted, or requested and not yet acknowledged).
+    fn knows_identifiers(&self, publish: &Publish) -> bool {
+        let subs = &self.subscriptions;
+        publish
+            .properties
+            .subscription_identifiers
+            .iter()
+            .all(|&id| {
+                subs.active.iter().any(|(_, i)| *i == Some(id))
+                    || subs.pending.iter().any(|p| match &p.request {
+                        crate::session::Request::Subscribe(s) => {
+                            s.properties.subscription_identifier == Some(id)
+                        }
+                        crate::session::Request::Unsubscribe(_) => false,
+                    })
+            })
     }
 
     fn deliver(&mut self, publish: Publish, ack: Option<AckToken>) {

@@ -224,6 +224,8 @@ impl Session {
             self.state,
             State::Opening | State::AwaitingConnAck { .. } | State::Connected
         ) {
+            // Nothing more can be written on it.
+            self.tx.clear();
             self.connection_lost(now, DisconnectReason::TransportClosed);
         }
     }

@@ -205,8 +205,10 @@ impl Session {
     /// `max_in_flight`, less what is outstanding ([MQTT-3.3.4-7], [MQTT-4.9.0-1]).
     fn quota(&self) -> usize {
         let mut window = usize::from(self.limits.receive_maximum);
-        if self.options.max_in_flight > 0 {
-            window = window.min(usize::from(self.options.max_in_flight));
+        match self.options.max_in_flight {
+            Some(cap) => window = window.min(usize::from(cap.max(1))),
+            None if !self.version().is_v5() => window = window.min(20),
+            None => {}
         }
         window.saturating_sub(self.outbound.outstanding)
     }
@@ -444,6 +446,8 @@ impl Session {
     /// apply the session-loss policy ([MQTT-3.2.2-5]).
     pub(crate) fn start_new_session(&mut self, now: Instant, session_lost: bool) {
         self.inbound.clear();
+        // The server starts empty: from now on we know every subscription it holds.
+        self.subscriptions.complete = true;
         let in_flight: Vec<InFlight> = self.outbound.in_flight.drain(..).collect();
         let policy = self.options.on_session_loss;
         let mut requeue = Vec::new();

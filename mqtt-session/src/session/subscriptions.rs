@@ -46,6 +46,9 @@ pub(crate) struct Subscriptions {
     pub(crate) pending: VecDeque<Pending>,
     /// Subscriptions the server granted, with the Subscription Identifier they carry.
     pub(crate) active: Vec<(Subscription, Option<u32>)>,
+    /// Whether `active` is every subscription the server holds for us: false for a
+    /// session resumed without its state (made before this process).
+    pub(crate) complete: bool,
 }
 
 impl Subscriptions {
