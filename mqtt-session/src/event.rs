@@ -97,8 +97,11 @@ pub enum DisconnectReason {
     ConnectTimeout,
     /// No PINGRESP came within the ping timeout: the link is dead.
     KeepAliveTimeout,
-    /// The transport closed or failed (the driver said so).
+    /// The transport closed (the driver said so).
     TransportClosed,
+    /// The transport failed, as the driver describes it (connection refused, TLS
+    /// certificate not trusted, WebSocket handshake refused...).
+    TransportError(alloc::string::String),
     /// Re-authentication failed.
     AuthenticationFailed(ReasonCode),
 }

@@ -217,6 +217,18 @@ impl Session {
         buf.clear();
     }
 
+    /// The transport failed, or could not be opened, for the reason `error` (reported in
+    /// [`DisconnectReason::TransportError`]). Otherwise as [`Session::handle_closed`].
+    pub fn handle_transport_error(&mut self, now: Instant, error: alloc::string::String) {
+        if matches!(
+            self.state,
+            State::Opening | State::AwaitingConnAck { .. } | State::Connected
+        ) {
+            self.tx.clear();
+            self.connection_lost(now, DisconnectReason::TransportError(error));
+        }
+    }
+
     /// The transport closed, or failed to open. Pending operations stay pending; the
     /// session reconnects by its policy.
     pub fn handle_closed(&mut self, now: Instant) {

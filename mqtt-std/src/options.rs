@@ -1,0 +1,153 @@
+//! Client configuration: a broker URL plus every option and policy of the session.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use mqtt_proto::{MqttString, ProtocolVersion, Will};
+use mqtt_session::Options;
+
+use crate::error::Error;
+use crate::tls::TlsOptions;
+use crate::transport::Connector;
+use crate::url::BrokerUrl;
+
+/// Everything the blocking client is configured with.
+///
+/// ```
+/// use mqtt_std::ClientOptions;
+/// use mqtt_proto::ProtocolVersion;
+///
+/// let options = ClientOptions::new("mqtt://127.0.0.1:1883", "sensor-17")?
+///     .protocol(ProtocolVersion::V3_1_1)
+///     .keep_alive(30)
+///     .credentials("alice", "secret")
+///     .clean_start(false)
+///     // Anything else the session knows (see `mqtt_session::Options`):
+///     .session(|o| o.max_in_flight = Some(10));
+/// # Ok::<(), mqtt_std::Error>(())
+/// ```
+pub struct ClientOptions {
+    pub(crate) session: Options,
+    pub(crate) tls: TlsOptions,
+    pub(crate) ws_headers: Vec<(String, String)>,
+    pub(crate) connector: Option<Box<dyn Connector>>,
+    pub(crate) connect_timeout: Duration,
+}
+
+impl std::fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("session", &self.session)
+            .field("tls", &self.tls)
+            .field("ws_headers", &self.ws_headers)
+            .field("custom_connector", &self.connector.is_some())
+            .finish()
+    }
+}
+
+impl ClientOptions {
+    /// Options for the broker at `url` (`mqtt://`, `mqtts://`, `ws://`, `wss://`; ports
+    /// default to 1883 / 8883 / 80 / 443) with client identifier `client_id` (empty asks
+    /// a 5.0 server to assign one). MQTT 5.0, clean start, 60 s keep alive, automatic
+    /// acknowledgements and reconnects unless changed.
+    pub fn new(url: &str, client_id: &str) -> Result<ClientOptions, Error> {
+        let parsed = BrokerUrl::parse(url)?;
+        let client_id = MqttString::try_from(client_id).map_err(|e| {
+            Error::Usage(mqtt_session::UsageError::InvalidPacket(
+                mqtt_proto::EncodeError::InvalidTopic(e.into()),
+            ))
+        })?;
+        Ok(ClientOptions {
+            session: Options::new(parsed.to_string(), client_id),
+            tls: TlsOptions::new(),
+            ws_headers: Vec::new(),
+            connector: None,
+            connect_timeout: Duration::from_secs(10),
+        })
+    }
+
+    /// Changes the session options directly: every CONNECT field and client policy.
+    pub fn session(mut self, f: impl FnOnce(&mut Options)) -> ClientOptions {
+        f(&mut self.session);
+        self
+    }
+
+    /// The session options.
+    pub fn session_options(&self) -> &Options {
+        &self.session
+    }
+
+    /// The protocol version (default 5.0).
+    pub fn protocol(mut self, version: ProtocolVersion) -> ClientOptions {
+        self.session.protocol_version = version;
+        self
+    }
+
+    /// Keep Alive in seconds (0: off).
+    pub fn keep_alive(mut self, seconds: u16) -> ClientOptions {
+        self.session.keep_alive = seconds;
+        self
+    }
+
+    /// Clean Session (3.1.1) / Clean Start (5.0).
+    pub fn clean_start(mut self, clean: bool) -> ClientOptions {
+        self.session.clean_start = clean;
+        self
+    }
+
+    /// Session Expiry Interval in seconds (5.0): how long the server keeps the session.
+    pub fn session_expiry(mut self, seconds: u32) -> ClientOptions {
+        self.session.session_expiry_interval = seconds;
+        self
+    }
+
+    /// User name and password.
+    pub fn credentials(mut self, user_name: &str, password: impl Into<Bytes>) -> ClientOptions {
+        self.session.user_name = MqttString::try_from(user_name).ok();
+        self.session.password = Some(password.into());
+        self
+    }
+
+    /// The Will Message.
+    pub fn will(mut self, will: Will) -> ClientOptions {
+        self.session.will = Some(will);
+        self
+    }
+
+    /// More broker URLs to fail over to, tried in turn after the first.
+    pub fn failover(mut self, urls: &[&str]) -> Result<ClientOptions, Error> {
+        for url in urls {
+            self.session
+                .servers
+                .push(BrokerUrl::parse(url)?.to_string());
+        }
+        Ok(self)
+    }
+
+    /// TLS settings for `mqtts://` and `wss://`.
+    pub fn tls(mut self, tls: TlsOptions) -> ClientOptions {
+        self.tls = tls;
+        self
+    }
+
+    /// An extra header for the WebSocket opening request (for example an authorization
+    /// token).
+    pub fn websocket_header(mut self, name: &str, value: &str) -> ClientOptions {
+        self.ws_headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Opens connections with `connector` instead of dialing TCP: bring your own
+    /// transport.
+    pub fn connector(mut self, connector: impl Connector) -> ClientOptions {
+        self.connector = Some(Box::new(connector));
+        self
+    }
+
+    /// How long [`Client::connect`](crate::Client::connect) waits for the first
+    /// connection (default 10 s); also the TCP connect timeout.
+    pub fn connect_timeout(mut self, timeout: Duration) -> ClientOptions {
+        self.connect_timeout = timeout;
+        self
+    }
+}
