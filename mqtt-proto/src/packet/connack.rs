@@ -203,7 +203,8 @@ impl ConnAck {
         if flags & 0xFE != 0 {
             return Err(DecodeError::InvalidConnAckFlags(flags));
         }
-        let session_present = flags & 1 != 0;
+        // MQTT 3.1 has no Session Present: the byte is unused there.
+        let session_present = flags & 1 != 0 && version != ProtocolVersion::V3_1;
         let reason_code = if version.is_v5() {
             read_reason_code(r, PacketType::ConnAck)?
         } else {

@@ -390,6 +390,14 @@ impl Body for Connect {
             if will.topic.is_empty() {
                 return Err(EncodeError::InvalidTopic(TopicError::Empty));
             }
+            if will
+                .properties
+                .response_topic
+                .as_ref()
+                .is_some_and(|t| t.is_empty())
+            {
+                return Err(EncodeError::InvalidTopic(TopicError::Empty));
+            }
             if let Some(b) = &will.properties.correlation_data {
                 check_binary("will correlation data", b)?;
             }

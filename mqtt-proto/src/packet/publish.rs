@@ -117,6 +117,10 @@ impl PublishProperties {
     }
 
     fn check(&self) -> Result<(), EncodeError> {
+        if self.response_topic.as_ref().is_some_and(|t| t.is_empty()) {
+            // [MQTT-3.3.2-13] / [MQTT-4.7.3-1]: a Response Topic is a full topic name.
+            return Err(EncodeError::InvalidTopic(crate::error::TopicError::Empty));
+        }
         if let Some(b) = &self.correlation_data {
             check_binary("Correlation Data", b)?;
         }

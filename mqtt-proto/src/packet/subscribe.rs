@@ -344,10 +344,6 @@ impl Body for SubAck {
     }
 
     fn check(&self, version: ProtocolVersion) -> Result<(), EncodeError> {
-        if version == ProtocolVersion::V3_1 && self.reason_codes.iter().any(|c| c.is_error()) {
-            // MQTT 3.1 SUBACK carries granted QoS only; 0x80 came with 3.1.1.
-            return Err(not_in_v3("a SUBACK failure code", version));
-        }
         check_reason_codes(
             &self.reason_codes,
             PacketType::SubAck,

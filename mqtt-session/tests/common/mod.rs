@@ -116,9 +116,10 @@ impl Harness {
     pub fn advance(&mut self, d: Duration) {
         self.now = self.now + d;
         if let Some(t) = self.session.poll_timeout()
-            && t <= self.now {
-                self.session.handle_timeout(self.now);
-            }
+            && t <= self.now
+        {
+            self.session.handle_timeout(self.now);
+        }
         self.drain();
     }
 
