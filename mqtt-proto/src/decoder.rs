@@ -105,6 +105,15 @@ impl Decoder {
         let packet = Packet::decode_body(&header, body, self.version)?;
         if let Some(sender) = self.sender {
             packet.check_sender(sender)?;
+            if sender == Role::Server
+                && !self.version.is_v5()
+                && matches!(packet, Packet::Disconnect(_))
+            {
+                // MQTT 3.1.1 DISCONNECT flows from client to server only.
+                return Err(DecodeError::WrongSender {
+                    what: "DISCONNECT (3.1.1: client to server only)",
+                });
+            }
         }
         Ok(Some(packet))
     }

@@ -217,6 +217,10 @@ impl DecodeError {
                 property: PropertyId::TopicAlias,
                 ..
             } => ReasonCode::TopicAliasInvalid,
+            // QoS 3 or Retain Handling 3 are Protocol Errors; reserved bits are Malformed.
+            DecodeError::InvalidSubscriptionOptions(b) if b & 0xC0 == 0 => {
+                ReasonCode::ProtocolError
+            }
             DecodeError::DuplicateProperty(_)
             | DecodeError::InvalidPropertyValue { .. }
             | DecodeError::NoPayloadEntries(_)
