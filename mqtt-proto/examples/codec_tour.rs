@@ -11,19 +11,29 @@ use mqtt_proto::{
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    for version in [ProtocolVersion::V3_1, ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+    for version in [
+        ProtocolVersion::V3_1,
+        ProtocolVersion::V3_1_1,
+        ProtocolVersion::V5,
+    ] {
         println!("== {version}");
         let mut connect = Connect::new(version, MqttString::try_from("tour-client")?);
         connect.keep_alive = 30;
         connect.user_name = Some(MqttString::try_from("alice")?);
         connect.password = Some("secret".into());
-        connect.will = Some(Will::new(TopicName::try_from("clients/tour/status")?, "offline"));
+        connect.will = Some(Will::new(
+            TopicName::try_from("clients/tour/status")?,
+            "offline",
+        ));
         let packets: Vec<Packet> = vec![
             connect.into(),
             Subscribe::new(
                 PacketId::new(1).unwrap(),
                 vec![
-                    Subscription::new(TopicFilter::try_from("sensors/+/temperature")?, QoS::AtLeastOnce),
+                    Subscription::new(
+                        TopicFilter::try_from("sensors/+/temperature")?,
+                        QoS::AtLeastOnce,
+                    ),
                     Subscription::new(TopicFilter::try_from("alerts/#")?, QoS::ExactlyOnce),
                 ],
             )
@@ -33,14 +43,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .with_qos(QoS::ExactlyOnce, PacketId::new(2))
                 .with_retain(true)
                 .into(),
-            Unsubscribe::new(PacketId::new(3).unwrap(), vec![TopicFilter::try_from("alerts/#")?]).into(),
+            Unsubscribe::new(
+                PacketId::new(3).unwrap(),
+                vec![TopicFilter::try_from("alerts/#")?],
+            )
+            .into(),
             Disconnect::new(ReasonCode::NORMAL_DISCONNECTION).into(),
         ];
 
         let mut stream = BytesMut::new();
         for packet in &packets {
             let size = packet.encode(version, &mut stream)?;
-            println!("  encoded {:<11} {size:>3} bytes", packet.packet_type().name());
+            println!(
+                "  encoded {:<11} {size:>3} bytes",
+                packet.packet_type().name()
+            );
         }
 
         // Deliver the stream in pieces of 1 to 7 bytes and decode as they arrive.
