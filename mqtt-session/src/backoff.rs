@@ -12,10 +12,15 @@ pub(crate) struct Backoff {
 
 impl Backoff {
     pub(crate) fn new(seed: u64) -> Backoff {
+        // splitmix64: distinct seeds, adjacent ones included, give distinct states.
+        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
         Backoff {
             failures: 0,
             // xorshift needs a non-zero state.
-            rng: seed | 1,
+            rng: if z == 0 { 0x9E37_79B9_7F4A_7C15 } else { z },
         }
     }
 

@@ -5,8 +5,8 @@ use alloc::string::ToString;
 use bytes::Bytes;
 use core::num::{NonZeroU16, NonZeroU32};
 use mqtt_proto::{
-    Auth, ConnAck, Connect, ConnectProperties, Disconnect, DisconnectProperties, MqttString,
-    Packet, QoS, ReasonCode, UserProperty,
+    Auth, ConnAck, Connect, ConnectProperties, Disconnect, DisconnectProperties, Encode,
+    MqttString, Packet, QoS, ReasonCode, UserProperty,
 };
 
 use super::{Session, State, decoder_for, default_limits};
@@ -49,6 +49,11 @@ impl Session {
         match self.state {
             State::Closed => Err(UsageError::Closed),
             State::Idle | State::WaitingToReconnect { .. } => {
+                let mut probe = self.connect_packet();
+                probe.clean_start = !self.has_session;
+                probe
+                    .encoded_len(self.version())
+                    .map_err(UsageError::InvalidPacket)?;
                 self.open();
                 Ok(())
             }
@@ -131,6 +136,7 @@ impl Session {
         self.outgoing_aliases = OutgoingAliases::new(0);
         self.ping_deadline = None;
         self.reauthenticating = false;
+        self.auth_challenge = false;
         self.outbound.new_connection();
         self.resuming = self.has_session;
         let connect = self.connect_packet();
@@ -207,6 +213,29 @@ impl Session {
         packet: Packet,
     ) -> Result<(), ProtocolViolation> {
         let awaiting = matches!(self.state, State::AwaitingConnAck { .. });
+        if self.options.request_problem_information == Some(false) && self.version().is_v5() {
+            let ack = match &packet {
+                Packet::PubAck(a) => Some(&a.properties),
+                Packet::PubRec(a) => Some(&a.properties),
+                Packet::PubRel(a) => Some(&a.properties),
+                Packet::PubComp(a) => Some(&a.properties),
+                Packet::SubAck(a) => Some(&a.properties),
+                Packet::UnsubAck(a) => Some(&a.properties),
+                _ => None,
+            };
+            let auth = match &packet {
+                Packet::Auth(a) => {
+                    a.properties.reason_string.is_some() || !a.properties.user_properties.is_empty()
+                }
+                _ => false,
+            };
+            if auth || ack.is_some_and(|p| !p.is_empty()) {
+                // [MQTT-3.1.2-29].
+                return Err(ProtocolViolation::UnexpectedPacket(
+                    "a Reason String or User Property after Request Problem Information 0",
+                ));
+            }
+        }
         match packet {
             Packet::ConnAck(c) if awaiting => self.handle_connack(now, c),
             Packet::Auth(a) => self.handle_auth(now, a, awaiting),
@@ -278,6 +307,7 @@ impl Session {
             return Err(ProtocolViolation::UnexpectedSessionPresent);
         }
         let p = &c.properties;
+        let session_expiry = p.session_expiry_interval;
         self.limits = ServerLimits {
             receive_maximum: p.receive_maximum.map_or(65_535, NonZeroU16::get),
             maximum_qos: p.maximum_qos.unwrap_or(QoS::ExactlyOnce),
@@ -299,27 +329,38 @@ impl Session {
             // [MQTT-3.1.3-7] / [MQTT-3.2.2-16]: adopt the assigned identifier.
             self.client_id = assigned.clone();
         }
-        let session_lost = self.resuming && !c.session_present;
+        // MQTT 3.1 has no Session Present flag: a session asked for is resumed.
+        let session_present = c.session_present
+            || (self.version() == mqtt_proto::ProtocolVersion::V3_1 && self.resuming);
+        let session_lost = self.resuming && !session_present;
         self.state = State::Connected;
         self.backoff.reset();
         self.events.push_back(Event::Connected(Connected {
-            session_present: c.session_present,
+            session_present,
             session_lost,
             client_id: self.client_id.clone(),
             limits: self.limits.clone(),
             properties: c.properties,
         }));
-        if c.session_present {
+        if session_present {
             // [MQTT-4.4.0-1]: re-send unacknowledged PUBLISH (DUP) and PUBREL first.
             self.resume_session(now);
         } else {
             // [MQTT-3.2.2-5] (v5): without a session on the server, discard ours.
             self.start_new_session(now, session_lost);
         }
-        self.has_session = self.options.session_persists();
+        // The server's Session Expiry Interval, if it sent one, decides whether the
+        // session outlives this connection.
+        self.session_persists = match (self.version().is_v5(), session_expiry) {
+            (true, Some(interval)) => interval > 0,
+            _ => self.options.session_persists(),
+        };
+        self.has_session = self.session_persists;
         // Acknowledgements decided while disconnected (QoS 2) go out now.
         self.flush_acks(now);
         self.pump(now);
+        // A CONNACK later than a keep-alive period after CONNECT: PINGREQ is due now.
+        self.keep_alive_tick(now);
         Ok(())
     }
 
@@ -343,6 +384,12 @@ impl Session {
         match a.reason_code {
             // [MQTT-4.12.0-2]: the server asks for another step.
             ReasonCode::ContinueAuthentication => {
+                if !awaiting && !self.reauthenticating {
+                    return Err(ProtocolViolation::Authentication(
+                        "AUTH 0x18 outside an authentication exchange",
+                    ));
+                }
+                self.auth_challenge = true;
                 self.events.push_back(Event::AuthChallenge {
                     method,
                     data: a.properties.authentication_data,
@@ -366,7 +413,12 @@ impl Session {
     /// Answers an [`Event::AuthChallenge`] with the next authentication data (AUTH 0x18,
     /// [MQTT-4.12.0-3]).
     pub fn authenticate(&mut self, now: Instant, data: Option<Bytes>) -> Result<(), UsageError> {
-        self.send_auth(now, ReasonCode::ContinueAuthentication, data)
+        if self.version().is_v5() && !self.auth_challenge {
+            return Err(UsageError::NoAuthentication);
+        }
+        self.send_auth(now, ReasonCode::ContinueAuthentication, data)?;
+        self.auth_challenge = false;
+        Ok(())
     }
 
     /// Starts re-authentication on a connected session (AUTH 0x19 with the CONNECT's
@@ -459,12 +511,13 @@ impl Session {
         let was_connected = self.state == State::Connected;
         self.ping_deadline = None;
         self.reauthenticating = false;
+        self.auth_challenge = false;
         self.inbound.connection_lost();
         if !was_connected && self.redirect.is_none() {
             // A failed attempt moves on to the next server in the list.
             self.server_index = self.server_index.wrapping_add(1);
         }
-        if !self.options.session_persists() {
+        if !self.session_persists {
             // Clean session: its state ends with the connection ([MQTT-3.1.2-6] v3.1.1).
             self.has_session = false;
         }

@@ -75,6 +75,11 @@ pub struct Session {
     pub(crate) ping_deadline: Option<Instant>,
     /// Re-authentication under way.
     pub(crate) reauthenticating: bool,
+    /// A server AUTH 0x18 awaits our answer.
+    pub(crate) auth_challenge: bool,
+    /// Whether the session outlives the current connection (the options, or the
+    /// server's Session Expiry Interval from CONNACK).
+    pub(crate) session_persists: bool,
 }
 
 impl Session {
@@ -82,6 +87,7 @@ impl Session {
     pub fn new(options: Options) -> Session {
         let version = options.protocol_version;
         let has_session = !options.clean_start;
+        let options_persist = options.session_persists();
         Session {
             client_id: options.client_id.clone(),
             backoff: Backoff::new(options.reconnect.seed),
@@ -107,6 +113,8 @@ impl Session {
             last_sent: Instant::ZERO,
             ping_deadline: None,
             reauthenticating: false,
+            auth_challenge: false,
+            session_persists: options_persist,
         }
     }
 
@@ -293,7 +301,7 @@ impl Session {
             // [MQTT-3.1.2-23] (v3.1.1) / [MQTT-3.1.2-20] (v5): PINGREQ after a keep-alive
             // period without sending anything.
             if self.send(now, &mqtt_proto::Packet::PingReq).is_ok() {
-                let timeout = self.options.ping_timeout.unwrap_or(period / 2);
+                let timeout = self.options.ping_timeout.unwrap_or(period / 2).min(period);
                 self.ping_deadline = Some(now + timeout);
             }
         }

@@ -179,6 +179,21 @@ impl Session {
         Ok(())
     }
 
+    /// The server's Maximum QoS and Retain Available.
+    fn check_server_limits(&self, p: &Publish) -> Result<(), UsageError> {
+        let l = &self.limits;
+        if p.qos > l.maximum_qos {
+            return Err(UsageError::QoSNotSupported {
+                requested: p.qos,
+                maximum: l.maximum_qos,
+            });
+        }
+        if p.retain && !l.retain_available {
+            return Err(UsageError::RetainNotAvailable);
+        }
+        Ok(())
+    }
+
     fn enqueue(&mut self, q: Queued) -> Result<(), UsageError> {
         let limits = self.options.queue;
         let over = |o: &super::Outbound, extra: usize| {
@@ -292,6 +307,13 @@ impl Session {
                 return;
             }
             q.publish.properties.message_expiry_interval = Some(expiry - waited as u32);
+        }
+        if let Err(e) = self.check_server_limits(&q.publish) {
+            // [MQTT-3.2.2-11] / [MQTT-3.2.2-14]: queued before this CONNACK said so.
+            if q.publish.qos != QoS::AtMostOnce {
+                self.fail_operation(q.operation, OperationError::Rejected(e));
+            }
+            return;
         }
         if q.publish.qos == QoS::AtMostOnce {
             // [MQTT-4.3.1-1]: QoS 0, DUP 0, sent once.
