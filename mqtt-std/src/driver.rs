@@ -315,10 +315,10 @@ impl Driver {
             }
             _ => None,
         };
-        if let Some((id, result)) = done {
-            if let Some(waiter) = self.waiters.remove(&id) {
-                let _ = waiter.send(result);
-            }
+        if let Some((id, result)) = done
+            && let Some(waiter) = self.waiters.remove(&id)
+        {
+            let _ = waiter.send(result);
         }
         let _ = self.events.send(event);
     }
@@ -344,12 +344,11 @@ impl Driver {
                 failed = Some(e);
             }
         }
-        if let Some(live) = &mut self.live {
-            if failed.is_none() {
-                if let Err(e) = live.writer.flush() {
-                    failed = Some(e);
-                }
-            }
+        if let Some(live) = &mut self.live
+            && failed.is_none()
+            && let Err(e) = live.writer.flush()
+        {
+            failed = Some(e);
         }
         if let Some(e) = failed {
             self.close_transport();

@@ -84,9 +84,9 @@ impl Connector for TcpConnector {
 /// The protocol layers above the byte stream.
 pub(crate) enum Stack {
     Plain,
-    Tls(TlsLayer),
+    Tls(Box<TlsLayer>),
     Ws(WsLayer),
-    TlsWs(TlsLayer, WsLayer),
+    TlsWs(Box<TlsLayer>, WsLayer),
 }
 
 impl Stack {
@@ -116,7 +116,7 @@ impl Stack {
             (true, false) => {
                 let mut t = tls_layer()?;
                 t.flush(down)?;
-                Stack::Tls(t)
+                Stack::Tls(Box::new(t))
             }
             (false, true) => Stack::Ws(WsLayer::start(&ws_url(), ws_headers, down)?),
             (true, true) => {
@@ -125,7 +125,7 @@ impl Stack {
                 let mut request = Vec::new();
                 let w = WsLayer::start(&ws_url(), ws_headers, &mut request)?;
                 t.send(&request, down)?;
-                Stack::TlsWs(t, w)
+                Stack::TlsWs(Box::new(t), w)
             }
         })
     }

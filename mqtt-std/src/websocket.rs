@@ -41,7 +41,7 @@ impl Write for Pipe {
 }
 
 enum State {
-    Handshake(MidHandshake<ClientHandshake<Pipe>>),
+    Handshake(Box<MidHandshake<ClientHandshake<Pipe>>>),
     Open(Box<WebSocket<Pipe>>),
     Gone,
 }
@@ -82,7 +82,7 @@ impl WsLayer {
             Err(HandshakeError::Interrupted(mut mid)) => {
                 down.append(&mut mid.get_mut().get_mut().tx);
                 Ok(WsLayer {
-                    state: State::Handshake(mid),
+                    state: State::Handshake(Box::new(mid)),
                     pending: Vec::new(),
                 })
             }
@@ -104,7 +104,7 @@ impl WsLayer {
         match std::mem::replace(&mut self.state, State::Gone) {
             State::Handshake(mut mid) => {
                 mid.get_mut().get_mut().rx.extend_from_slice(raw);
-                match mid.handshake() {
+                match (*mid).handshake() {
                     Ok((mut ws, response)) => {
                         // [MQTT-6.0.0-4]: the server must select "mqtt".
                         let chosen = response.headers().get("Sec-WebSocket-Protocol");
@@ -123,7 +123,7 @@ impl WsLayer {
                     }
                     Err(HandshakeError::Interrupted(mut mid)) => {
                         down.append(&mut mid.get_mut().get_mut().tx);
-                        self.state = State::Handshake(mid);
+                        self.state = State::Handshake(Box::new(mid));
                         Ok(true)
                     }
                     Err(HandshakeError::Failure(e)) => Err(ws_error(e)),
