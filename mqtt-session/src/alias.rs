@@ -75,6 +75,18 @@ impl OutgoingAliases {
         }
     }
 
+    /// Forgets `alias` (its binding was never sent).
+    pub(crate) fn unbind(&mut self, alias: NonZeroU16) {
+        let i = usize::from(alias.get() - 1);
+        if i + 1 == self.entries.len() {
+            self.entries.pop();
+        } else if let Some(e) = self.entries.get_mut(i) {
+            // Keep the slot (indices are aliases) but make it the first to reuse, under a
+            // topic no message can have.
+            *e = (TopicName::empty(), 0);
+        }
+    }
+
     /// The alias to use for `topic`, if aliases are allowed ([MQTT-3.2.2-17],
     /// [MQTT-3.2.2-18]: never above the server's maximum, none when it is 0).
     pub(crate) fn lookup(&mut self, topic: &TopicName) -> Option<AliasUse> {

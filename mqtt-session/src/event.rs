@@ -122,7 +122,8 @@ pub enum Event {
     },
     /// A message arrived.
     Message(IncomingMessage),
-    /// A QoS 1/2 publish completed: PUBACK, or PUBCOMP, with this reason code (below 0x80).
+    /// A QoS 1/2 publish completed: PUBACK (below 0x80), or PUBCOMP (0x00, or 0x92 when
+    /// the server no longer knew the identifier: the message had reached it).
     PublishCompleted {
         /// The operation.
         id: OperationId,

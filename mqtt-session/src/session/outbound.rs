@@ -40,6 +40,17 @@ pub struct InFlight {
 }
 
 impl InFlight {
+    /// An in-flight message, as read back from storage (see
+    /// [`SessionState`](crate::SessionState)); `publish` carries its packet identifier.
+    pub fn new(operation: OperationId, publish: Publish, stage: Stage) -> InFlight {
+        InFlight {
+            operation,
+            publish,
+            stage,
+            sent_on: 0,
+        }
+    }
+
     fn packet_id(&self) -> Option<PacketId> {
         self.publish.packet_id
     }
@@ -106,8 +117,12 @@ impl Session {
     /// Set `qos`, `retain`, `topic`, `payload` and the 5.0 properties; the session sets
     /// the packet identifier, DUP and the Topic Alias. QoS 1/2 publishes end in exactly one
     /// [`Event::PublishCompleted`] or [`Event::OperationFailed`]; QoS 0 ones have no event.
-    /// While disconnected, or while the server's Receive Maximum is used up, the message
-    /// waits in the queue.
+    /// While disconnected, or while the server's Receive Maximum is used up, a QoS 1/2
+    /// message waits in the queue, in order. A QoS 0 message goes out at once while
+    /// connected (it needs no quota), so it can overtake QoS 1/2 messages that wait;
+    /// order is kept among messages of one QoS level.
+    /// Publish returns [`UsageError`] for what can be known at once (a QoS above the
+    /// server's maximum, an oversize packet, a full queue).
     pub fn publish(
         &mut self,
         now: Instant,
@@ -200,6 +215,10 @@ impl Session {
             o.queue.len() + 1 > limits.max_messages || o.queued_bytes + extra > limits.max_bytes
         };
         let extra = q.publish.payload.len();
+        if extra > limits.max_bytes || limits.max_messages == 0 {
+            // Dropping others could never make room for it.
+            return Err(UsageError::QueueFull);
+        }
         while over(&self.outbound, extra) {
             match limits.overflow {
                 QueueOverflow::DropOldest if !self.outbound.queue.is_empty() => {
@@ -239,15 +258,27 @@ impl Session {
         let mut i = 0;
         while i < self.outbound.in_flight.len() {
             if self.outbound.in_flight[i].sent_on != self.connection {
-                if self.outbound.in_flight[i].stage == Stage::AwaitingAck {
-                    if self.quota() == 0 {
-                        // PUBRELs further on still go ([MQTT-4.9.0-3]).
-                        i += 1;
-                        continue;
+                match self.outbound.in_flight[i].stage {
+                    Stage::AwaitingAck => {
+                        if self.quota() == 0 {
+                            // PUBRELs further on still go ([MQTT-4.9.0-3]).
+                            i += 1;
+                            continue;
+                        }
+                        self.outbound.outstanding += 1;
+                        if !self.resend_in_flight(now, i) {
+                            // Removed: it no longer fits the server's limits.
+                            self.outbound.outstanding -= 1;
+                            continue;
+                        }
                     }
-                    self.outbound.outstanding += 1;
+                    // Outstanding until its PUBCOMP ([MQTT-3.3.4-7]); its PUBREL is
+                    // never held back by the quota ([MQTT-4.9.0-3]).
+                    Stage::AwaitingPubComp => {
+                        self.outbound.outstanding += 1;
+                        self.resend_in_flight(now, i);
+                    }
                 }
-                self.resend_in_flight(now, i);
             }
             i += 1;
         }
@@ -267,7 +298,9 @@ impl Session {
     /// ([MQTT-3.3.1-1]) and its original identifier ([MQTT-2.3.1-3]), or its PUBREL
     /// ([MQTT-4.4.0-1]). A PUBLISH is never sent again once its PUBREL was
     /// ([MQTT-4.3.3-6]).
-    fn resend_in_flight(&mut self, now: Instant, i: usize) {
+    /// Returns false if the PUBLISH cannot be sent under this connection's limits: it is
+    /// then removed and its operation failed.
+    fn resend_in_flight(&mut self, now: Instant, i: usize) -> bool {
         let connection = self.connection;
         let mut entry = mem::replace(
             &mut self.outbound.in_flight[i],
@@ -282,7 +315,17 @@ impl Session {
         match entry.stage {
             Stage::AwaitingAck => {
                 entry.publish.dup = true;
-                let _ = self.send_publish(now, &mut entry.publish);
+                if let Err(e) = self.send_publish(now, &mut entry.publish) {
+                    self.outbound.in_flight.remove(i);
+                    if let Some(id) = entry.packet_id() {
+                        self.ids.release(id);
+                    }
+                    self.fail_operation(
+                        entry.operation,
+                        OperationError::Rejected(UsageError::from(e)),
+                    );
+                    return false;
+                }
             }
             Stage::AwaitingPubComp => {
                 if let Some(id) = entry.packet_id() {
@@ -291,6 +334,7 @@ impl Session {
             }
         }
         self.outbound.in_flight[i] = entry;
+        true
     }
 
     /// Sends a message for the first time (a QoS 1/2 one takes a packet identifier and
@@ -353,6 +397,12 @@ impl Session {
                 p.properties.topic_alias = Some(alias);
                 let r = self.send(now, &*p);
                 p.properties.topic_alias = None;
+                if r.is_err() {
+                    // Not sent: the server never learned the alias. The alias's bytes
+                    // may be what made it too large: try without.
+                    self.outgoing_aliases.unbind(alias);
+                    return self.send(now, &*p);
+                }
                 r
             }
             Some(AliasUse::Known(alias)) => {

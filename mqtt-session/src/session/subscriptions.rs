@@ -9,7 +9,7 @@ use mqtt_proto::{
 };
 
 use super::{Session, State, take_first};
-use crate::error::{ProtocolViolation, UsageError};
+use crate::error::{OperationError, ProtocolViolation, UsageError};
 use crate::event::{Event, OperationId};
 use crate::time::Instant;
 
@@ -70,28 +70,14 @@ impl Session {
         if self.state == State::Closed {
             return Err(UsageError::Closed);
         }
-        if self.is_connected() {
-            let l = &self.limits;
-            if !l.wildcard_subscription_available
-                && subscriptions.iter().any(|s| s.filter.has_wildcards())
-            {
-                return Err(UsageError::WildcardSubscriptionsNotAvailable);
-            }
-            if !l.shared_subscription_available
-                && subscriptions.iter().any(|s| s.filter.is_shared())
-            {
-                return Err(UsageError::SharedSubscriptionsNotAvailable);
-            }
-            if !l.subscription_identifier_available && properties.subscription_identifier.is_some()
-            {
-                return Err(UsageError::SubscriptionIdentifiersNotAvailable);
-            }
-        }
         let packet = Subscribe {
             packet_id: PacketId::MAX,
             subscriptions,
             properties,
         };
+        if self.is_connected() {
+            self.check_capabilities(&packet)?;
+        }
         self.check_request_size(&packet)?;
         self.start_request(now, Request::Subscribe(packet), true)
     }
@@ -114,6 +100,25 @@ impl Session {
         };
         self.check_request_size(&packet)?;
         self.start_request(now, Request::Unsubscribe(packet), true)
+    }
+
+    /// Refuses what the server said it cannot take (CONNACK's wildcard, shared and
+    /// subscription-identifier availability).
+    fn check_capabilities(&self, packet: &Subscribe) -> Result<(), UsageError> {
+        let l = &self.limits;
+        let subs = &packet.subscriptions;
+        if !l.wildcard_subscription_available && subs.iter().any(|s| s.filter.has_wildcards()) {
+            return Err(UsageError::WildcardSubscriptionsNotAvailable);
+        }
+        if !l.shared_subscription_available && subs.iter().any(|s| s.filter.is_shared()) {
+            return Err(UsageError::SharedSubscriptionsNotAvailable);
+        }
+        if !l.subscription_identifier_available
+            && packet.properties.subscription_identifier.is_some()
+        {
+            return Err(UsageError::SubscriptionIdentifiersNotAvailable);
+        }
+        Ok(())
     }
 
     fn check_request_size<P: Encode>(&self, packet: &P) -> Result<(), UsageError> {
@@ -156,14 +161,25 @@ impl Session {
 
     /// Sends every pending request again (on a new connection).
     pub(crate) fn resend_requests(&mut self, now: Instant) {
-        let pending: Vec<Request> = self
-            .subscriptions
-            .pending
-            .iter()
-            .map(|p| p.request.clone())
-            .collect();
-        for request in &pending {
-            self.send_request(now, request);
+        let pending: Vec<Pending> = self.subscriptions.pending.drain(..).collect();
+        for p in pending {
+            // A request made while disconnected meets the server's abilities only now.
+            let refused = match &p.request {
+                Request::Subscribe(s) => self.check_capabilities(s).err(),
+                Request::Unsubscribe(_) => None,
+            };
+            match refused {
+                Some(e) => {
+                    self.ids.release(p.request.packet_id());
+                    if let Some(id) = p.operation {
+                        self.fail_operation(id, OperationError::Rejected(e));
+                    }
+                }
+                None => {
+                    self.send_request(now, &p.request);
+                    self.subscriptions.pending.push_back(p);
+                }
+            }
         }
     }
 
@@ -184,6 +200,20 @@ impl Session {
         }
     }
 
+    /// How many reason codes the acknowledgement of pending request `id` must carry.
+    fn expected_codes(&self, id: PacketId, subscribe: bool) -> Option<usize> {
+        self.subscriptions
+            .pending
+            .iter()
+            .find_map(|p| match &p.request {
+                Request::Subscribe(s) if subscribe && s.packet_id == id => {
+                    Some(s.subscriptions.len())
+                }
+                Request::Unsubscribe(u) if !subscribe && u.packet_id == id => Some(u.filters.len()),
+                _ => None,
+            })
+    }
+
     fn take_request(&mut self, id: PacketId, subscribe: bool) -> Option<Pending> {
         take_first(&mut self.subscriptions.pending, |p| {
             p.request.packet_id() == id && matches!(p.request, Request::Subscribe(_)) == subscribe
@@ -196,6 +226,14 @@ impl Session {
         ack: SubAck,
     ) -> Result<(), ProtocolViolation> {
         // [MQTT-3.8.4-2] / [MQTT-2.3.1-7]: matched by packet identifier and type.
+        let expected = self
+            .expected_codes(ack.packet_id, true)
+            .ok_or(ProtocolViolation::UnknownPacketId("SUBACK"))?;
+        if ack.reason_codes.len() != expected {
+            // [MQTT-3.8.4-5] (v3.1.1) / [MQTT-3.8.4-6] (v5): one code per filter. The
+            // request stays pending and goes again on the next connection.
+            return Err(ProtocolViolation::ReasonCodeCount);
+        }
         let pending = self
             .take_request(ack.packet_id, true)
             .ok_or(ProtocolViolation::UnknownPacketId("SUBACK"))?;
@@ -203,10 +241,6 @@ impl Session {
         let Request::Subscribe(request) = pending.request else {
             return Err(ProtocolViolation::UnknownPacketId("SUBACK"));
         };
-        if ack.reason_codes.len() != request.subscriptions.len() {
-            // [MQTT-3.8.4-5] (v3.1.1) / [MQTT-3.8.4-6] (v5): one code per filter.
-            return Err(ProtocolViolation::ReasonCodeCount);
-        }
         let identifier = request.properties.subscription_identifier;
         for (subscription, code) in request.subscriptions.into_iter().zip(&ack.reason_codes) {
             self.subscriptions
@@ -231,6 +265,15 @@ impl Session {
         now: Instant,
         ack: UnsubAck,
     ) -> Result<(), ProtocolViolation> {
+        if self.version().is_v5() {
+            let expected = self
+                .expected_codes(ack.packet_id, false)
+                .ok_or(ProtocolViolation::UnknownPacketId("UNSUBACK"))?;
+            if ack.reason_codes.len() != expected {
+                // [MQTT-3.11.3-1]: one code per filter; the request stays pending.
+                return Err(ProtocolViolation::ReasonCodeCount);
+            }
+        }
         let pending = self
             .take_request(ack.packet_id, false)
             .ok_or(ProtocolViolation::UnknownPacketId("UNSUBACK"))?;
@@ -239,9 +282,6 @@ impl Session {
             return Err(ProtocolViolation::UnknownPacketId("UNSUBACK"));
         };
         let reason_codes = if self.version().is_v5() {
-            if ack.reason_codes.len() != request.filters.len() {
-                return Err(ProtocolViolation::ReasonCodeCount);
-            }
             ack.reason_codes
         } else {
             alloc::vec![mqtt_proto::ReasonCode::Success; request.filters.len()]
