@@ -128,18 +128,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("4. receive");
     let mut received = 0;
     while received < 3 {
-        match events.recv_timeout(Duration::from_secs(5))? {
-            Event::Message(m) => {
-                received += 1;
-                println!(
-                    "   message on '{}' ({}, retain {}): {}",
-                    m.publish.topic,
-                    m.publish.qos,
-                    m.publish.retain,
-                    String::from_utf8_lossy(&m.publish.payload)
-                );
-            }
-            _ => {}
+        if let Event::Message(m) = events.recv_timeout(Duration::from_secs(5))? {
+            received += 1;
+            println!(
+                "   message on '{}' ({}, retain {}): {}",
+                m.publish.topic,
+                m.publish.qos,
+                m.publish.retain,
+                String::from_utf8_lossy(&m.publish.payload)
+            );
         }
     }
 
