@@ -122,7 +122,8 @@ fn failing_pubrec_fails_the_publish_without_pubrel() {
 }
 
 // [MQTT-4.3.3-8] [MQTT-4.3.3-10] [MQTT-4.3.3-11]: incoming QoS 2 delivered once, even
-// when re-sent with DUP before PUBREL.
+// when re-sent with DUP before PUBREL. U311-19: the session uses Method B (deliver on
+// PUBLISH, remember the identifier until PUBREL), always.
 #[test]
 fn incoming_qos2_is_delivered_exactly_once() {
     let mut h = Harness::new(options(ProtocolVersion::V3_1_1));
@@ -314,5 +315,125 @@ fn manual_acks_are_sent_in_arrival_order() {
             Packet::PubAck(PubAck::new(id(1))),
             Packet::PubAck(PubAck::new(id(2)))
         ]
+    );
+}
+
+// v3.1.1 [MQTT-3.3.1-8] [MQTT-3.3.1-9]: the server decides the RETAIN flag of what it
+// delivers (1 for a stored retained message sent on subscribe, 0 otherwise); the session
+// hands it to the application unchanged.
+#[test]
+fn retain_flag_of_incoming_messages_reaches_the_application_unchanged() {
+    let mut h = Harness::new(options(ProtocolVersion::V3_1_1));
+    h.connect();
+    h.receive(msg("r", "stored", QoS::AtMostOnce).with_retain(true));
+    h.receive(msg("r", "live", QoS::AtMostOnce));
+    let retains: Vec<bool> = h
+        .take_events()
+        .into_iter()
+        .map(|e| match e {
+            Event::Message(m) => m.publish.retain,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(retains, vec![true, false]);
+}
+
+// [MQTT-3.12.4-1]: the keep-alive watchdog relies on PINGRESP: each one clears the
+// outstanding PINGREQ, so a live link is never declared dead.
+#[test]
+fn every_pingresp_keeps_the_link_alive() {
+    let mut o = options(ProtocolVersion::V5);
+    o.keep_alive = 4;
+    let mut h = Harness::new(o);
+    h.connect();
+    for _ in 0..5 {
+        h.advance(secs(4));
+        assert_eq!(h.sent(), vec![Packet::PingReq]);
+        h.advance(secs(1));
+        h.receive(Packet::PingResp);
+    }
+    assert!(h.take_events().is_empty());
+    assert!(h.take_actions().is_empty());
+}
+
+// v5 [MQTT-4.3.3-13]: a QoS 2 receiver finishes the exchange even after the message's
+// expiry has passed.
+#[test]
+fn incoming_qos2_exchange_completes_after_the_message_expired() {
+    let mut h = Harness::new(options(ProtocolVersion::V5));
+    h.connect();
+    let mut p = msg("t", "short-lived", QoS::ExactlyOnce).with_qos(QoS::ExactlyOnce, Some(id(9)));
+    p.properties.message_expiry_interval = Some(1);
+    h.receive(p);
+    assert_eq!(h.sent(), vec![Packet::PubRec(PubRec::new(id(9)))]);
+    h.advance(secs(30));
+    h.sent();
+    h.receive(PubRel::new(id(9)));
+    assert_eq!(h.sent(), vec![Packet::PubComp(PubComp::new(id(9)))]);
+}
+
+// U5-08: identifiers are allocated independently by each side: the same value can be in
+// flight both ways at once without confusion.
+#[test]
+fn the_same_packet_identifier_in_flight_both_ways() {
+    let mut h = Harness::new(options(ProtocolVersion::V5));
+    h.connect();
+    h.session
+        .publish(h.now, msg("out", "x", QoS::ExactlyOnce))
+        .unwrap();
+    h.drain();
+    let Ok::<[Packet; 1], _>([Packet::Publish(p)]) = h.sent().try_into() else {
+        panic!()
+    };
+    let pid = p.packet_id.unwrap();
+    // The server uses the same identifier for its own QoS 2 message.
+    h.receive(msg("in", "y", QoS::ExactlyOnce).with_qos(QoS::ExactlyOnce, Some(pid)));
+    assert_eq!(h.sent(), vec![Packet::PubRec(PubRec::new(pid))]);
+    h.receive(PubRec::new(pid));
+    assert_eq!(h.sent(), vec![Packet::PubRel(PubRel::new(pid))]);
+    h.receive(PubRel::new(pid));
+    assert_eq!(h.sent(), vec![Packet::PubComp(PubComp::new(pid))]);
+    h.receive(PubComp::new(pid));
+    let events = h.take_events();
+    assert!(matches!(events[0], Event::Message(_)));
+    assert!(matches!(events[1], Event::PublishCompleted { .. }));
+}
+
+// U5-27: matching PUBLISHes may arrive before the SUBACK: they are delivered and the
+// SUBSCRIBE still completes.
+#[test]
+fn messages_before_the_suback_are_delivered() {
+    let mut h = Harness::new(options(ProtocolVersion::V5));
+    h.connect();
+    let op = h
+        .session
+        .subscribe(
+            h.now,
+            vec![mqtt_proto::Subscription::new(
+                mqtt_proto::TopicFilter::try_from("a/#").unwrap(),
+                QoS::AtLeastOnce,
+            )],
+            Default::default(),
+        )
+        .unwrap();
+    h.drain();
+    let Ok::<[Packet; 1], _>([Packet::Subscribe(s)]) = h.sent().try_into() else {
+        panic!()
+    };
+    h.receive(msg("a/b", "early", QoS::AtLeastOnce).with_qos(QoS::AtLeastOnce, Some(id(3))));
+    assert_eq!(h.sent(), vec![Packet::PubAck(PubAck::new(id(3)))]);
+    h.receive(mqtt_proto::SubAck {
+        packet_id: s.packet_id,
+        reason_codes: vec![ReasonCode::GrantedQoS1],
+        properties: Default::default(),
+    });
+    let events = h.take_events();
+    assert!(matches!(events[0], Event::Message(_)), "{events:?}");
+    assert_eq!(
+        events[1],
+        Event::SubscribeCompleted {
+            id: op,
+            reason_codes: vec![ReasonCode::GrantedQoS1]
+        }
     );
 }
