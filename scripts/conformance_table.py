@@ -34,13 +34,23 @@ def norm_version(v):
 def scan(crate):
     """(version or None, id) -> set of 'file::test'."""
     found = defaultdict(set)
-    for base, _, files in os.walk(crate):
-        if "/target" in base:
-            continue
-        for f in files:
-            if not f.endswith(".rs"):
-                continue
-            path = os.path.join(base, f)
+    # Only files git tracks (what CI sees), when in a checkout.
+    try:
+        import subprocess
+        listed = subprocess.run(
+            ["git", "ls-files", "--", "."], cwd=crate, capture_output=True, text=True, check=True
+        ).stdout.split()
+        paths = [os.path.join(crate, p) for p in listed if p.endswith(".rs")]
+    except (OSError, subprocess.CalledProcessError):
+        paths = [
+            os.path.join(base, f)
+            for base, _, files in os.walk(crate)
+            if "/target" not in base
+            for f in files
+            if f.endswith(".rs")
+        ]
+    for path in sorted(paths):
+        if True:
             rel = os.path.relpath(path, crate)
             lines = open(path, encoding="utf-8").read().split("\n")
             # Attribute each mention to the next test function below it (comments above
