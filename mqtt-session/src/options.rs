@@ -80,10 +80,13 @@ pub enum PendingOnSessionLoss {
     Fail,
 }
 
-/// The client's policy when a resumed session turns out to be lost.
+/// The client's policy when a reconnect finds no session on the server: a resumed
+/// session turned out to be lost, or the session is clean by configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionLossPolicy {
-    /// Subscribe again to every active subscription.
+    /// Subscribe again to every active subscription (on by default). Under MQTT 3.1,
+    /// whose CONNACK cannot say whether the session was kept, this happens on every
+    /// reconnect.
     pub resubscribe: bool,
     /// What happens to unacknowledged messages.
     pub pending: PendingOnSessionLoss,

@@ -359,6 +359,11 @@ impl Session {
         // Acknowledgements decided while disconnected (QoS 2) go out now.
         self.flush_acks(now);
         self.pump(now);
+        if session_present && !c.session_present && self.options.on_session_loss.resubscribe {
+            // MQTT 3.1 cannot say whether the server kept the session: subscribing again
+            // is harmless if it did and restores the flow if it did not.
+            self.resubscribe(now);
+        }
         // A CONNACK later than a keep-alive period after CONNECT: PINGREQ is due now.
         self.keep_alive_tick(now);
         Ok(())

@@ -553,8 +553,14 @@ impl Session {
             self.outbound.queue.push_front(q);
         }
         self.resend_requests(now);
-        if session_lost && policy.resubscribe {
+        // The server holds none of our subscriptions now: make them again, whether the
+        // session was lost or is clean by configuration (a reconnect after a clean
+        // session would otherwise silently stop the message flow).
+        let _ = session_lost;
+        if policy.resubscribe {
             self.resubscribe(now);
+        } else {
+            self.subscriptions.active.clear();
         }
     }
 }
