@@ -314,7 +314,7 @@ fn pump(
             }
         }
         if eof {
-            if held.is_empty() {
+            if held.is_empty() && !stalled {
                 // Pass the half-close on; the other direction goes on.
                 let _ = dst.shutdown(Shutdown::Write);
                 break;
