@@ -1139,7 +1139,10 @@ fn session_present_one_resumes_the_session() {
     // the session, any active subscription is made again (harmless if it was kept).
     let sent = h.sent();
     assert_eq!(sent.first(), Some(&Packet::Publish(again)), "{sent:?}");
-    assert!(sent[1..].iter().all(|p| matches!(p, Packet::Subscribe(_))), "{sent:?}");
+    assert!(
+        sent[1..].iter().all(|p| matches!(p, Packet::Subscribe(_))),
+        "{sent:?}"
+    );
     h.receive(PubAck::new(pid(2)));
     assert_eq!(
         h.take_events(),
@@ -1185,7 +1188,10 @@ fn v31_reconnect_without_clean_session_resumes_the_session() {
     // the session, any active subscription is made again (harmless if it was kept).
     let sent = h.sent();
     assert_eq!(sent.first(), Some(&Packet::Publish(again)), "{sent:?}");
-    assert!(sent[1..].iter().all(|p| matches!(p, Packet::Subscribe(_))), "{sent:?}");
+    assert!(
+        sent[1..].iter().all(|p| matches!(p, Packet::Subscribe(_))),
+        "{sent:?}"
+    );
     h.receive(PubAck::new(pid(2)));
     assert_eq!(
         h.take_events(),
