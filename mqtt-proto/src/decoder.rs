@@ -100,9 +100,8 @@ impl Decoder {
         if buf.len() < size {
             return Ok(None);
         }
-        let mut bytes = buf.split_to(size).freeze();
-        let body = bytes.split_off(header.header_len);
-        let packet = Packet::decode_body(&header, body, self.version)?;
+        let bytes = buf.split_to(size).freeze();
+        let packet = Packet::decode_at(&header, bytes, header.header_len, self.version)?;
         if let Some(sender) = self.sender {
             packet.check_sender(sender)?;
             if sender == Role::Server

@@ -62,6 +62,13 @@ impl MqttString {
         Ok(MqttString(s))
     }
 
+    /// Wraps bytes already checked for U+0000 and length: validates UTF-8 only.
+    pub(crate) fn from_checked_bytes(bytes: Bytes) -> Result<MqttString, StringError> {
+        ByteString::try_from(bytes)
+            .map(MqttString)
+            .map_err(|_| StringError::InvalidUtf8)
+    }
+
     /// The string as `&str`.
     pub fn as_str(&self) -> &str {
         &self.0

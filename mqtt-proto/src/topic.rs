@@ -57,14 +57,18 @@ impl TopicName {
         TopicName(MqttString::from_static(s))
     }
 
-    /// Validates a decoded string as a topic name, keeping its bytes (zero-length allowed:
-    /// the caller checks it against the Topic Alias).
-    pub(crate) fn from_wire(s: MqttString) -> Result<TopicName, TopicError> {
-        if s.is_empty() {
-            return Ok(TopicName(s));
+    /// Validates received bytes as a topic name in one scan (U+0000, wildcards), then as
+    /// UTF-8, keeping the bytes (zero-length allowed: the caller checks it against the
+    /// Topic Alias).
+    pub(crate) fn from_wire(bytes: Bytes) -> Result<TopicName, TopicError> {
+        for &b in bytes.iter() {
+            match b {
+                0 => return Err(TopicError::String(crate::error::StringError::NullCharacter)),
+                b'+' | b'#' => return Err(TopicError::WildcardInTopicName),
+                _ => {}
+            }
         }
-        check_topic_name(&s)?;
-        Ok(TopicName(s))
+        Ok(TopicName(MqttString::from_checked_bytes(bytes)?))
     }
 
     /// Validates UTF-8 bytes as a topic name, without copying them.

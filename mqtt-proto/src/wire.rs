@@ -178,11 +178,18 @@ impl Reader {
         MqttString::from_bytes(b).map_err(|error| DecodeError::InvalidString { field, error })
     }
 
-    /// Everything not read yet.
+    /// A reader over `buf` starting at byte `pos` (no slice, no reference count).
+    pub(crate) fn new_at(buf: Bytes, pos: usize, strict: bool) -> Reader {
+        Reader { buf, pos, strict }
+    }
+
+    /// Everything not read yet: moves the buffer out instead of slicing it (the reader
+    /// is done), which saves a reference-count increment and decrement.
     #[inline]
     pub(crate) fn rest(&mut self) -> Bytes {
-        let b = self.buf.slice(self.pos..);
-        self.pos = self.buf.len();
+        let mut b = core::mem::take(&mut self.buf);
+        bytes::Buf::advance(&mut b, self.pos);
+        self.pos = 0;
         b
     }
 

@@ -298,7 +298,7 @@ impl Packet {
                 }
             });
         }
-        Packet::decode_body(&header, bytes.slice(header.header_len..), version)
+        Packet::decode_at(&header, bytes, header.header_len, version)
     }
 
     /// Decodes a packet's body (everything after the fixed header), given its header.
@@ -307,7 +307,17 @@ impl Packet {
         body: Bytes,
         version: ProtocolVersion,
     ) -> Result<Packet, DecodeError> {
-        let mut r = Reader::new(body, version.is_v5());
+        Packet::decode_at(header, body, 0, version)
+    }
+
+    /// Decodes a packet whose body starts at `start` in `bytes` (no slice of the body).
+    pub(crate) fn decode_at(
+        header: &FixedHeader,
+        bytes: Bytes,
+        start: usize,
+        version: ProtocolVersion,
+    ) -> Result<Packet, DecodeError> {
+        let mut r = Reader::new_at(bytes, start, version.is_v5());
         let t = header.packet_type;
         let packet = match t {
             PacketType::Connect => Packet::Connect(Connect::read(&mut r)?),

@@ -210,8 +210,14 @@ impl Publish {
         if dup && qos == QoS::AtMostOnce {
             return Err(DecodeError::DupWithQoS0);
         }
-        let topic = r.string("topic name")?;
-        let topic = TopicName::from_wire(topic).map_err(DecodeError::InvalidTopicName)?;
+        let topic = r.binary("topic name")?;
+        let topic = TopicName::from_wire(topic).map_err(|e| match e {
+            crate::error::TopicError::String(error) => DecodeError::InvalidString {
+                field: "topic name",
+                error,
+            },
+            other => DecodeError::InvalidTopicName(other),
+        })?;
         let packet_id = if qos == QoS::AtMostOnce {
             None
         } else {
