@@ -95,15 +95,6 @@ pub(crate) struct Reader {
 }
 
 impl Reader {
-    /// A reader over `buf`; `strict` demands shortest-form Variable Byte Integers (5.0).
-    pub(crate) fn new(buf: Bytes, strict: bool) -> Reader {
-        Reader {
-            buf,
-            pos: 0,
-            strict,
-        }
-    }
-
     /// Bytes not read yet.
     #[inline]
     pub(crate) fn remaining(&self) -> usize {
