@@ -61,12 +61,11 @@ impl TopicName {
     /// UTF-8, keeping the bytes (zero-length allowed: the caller checks it against the
     /// Topic Alias).
     pub(crate) fn from_wire(bytes: Bytes) -> Result<TopicName, TopicError> {
-        for &b in bytes.iter() {
-            match b {
-                0 => return Err(TopicError::String(crate::error::StringError::NullCharacter)),
-                b'+' | b'#' => return Err(TopicError::WildcardInTopicName),
-                _ => {}
+        if has_null_or_wildcard(&bytes) {
+            if bytes.contains(&0) {
+                return Err(TopicError::String(crate::error::StringError::NullCharacter));
             }
+            return Err(TopicError::WildcardInTopicName);
         }
         Ok(TopicName(MqttString::from_checked_bytes(bytes)?))
     }
@@ -98,6 +97,32 @@ impl TopicName {
     pub fn levels(&self) -> core::str::Split<'_, char> {
         self.0.split('/')
     }
+}
+
+/// Whether `b` holds U+0000, `+` or `#`: eight bytes at a time (SWAR), since every
+/// received PUBLISH topic goes through here.
+fn has_null_or_wildcard(b: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Non-zero if some byte of `v` is zero.
+    fn any_zero(v: u64) -> u64 {
+        v.wrapping_sub(LO) & !v & HI
+    }
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(c);
+        let v = u64::from_le_bytes(word);
+        if any_zero(v) | any_zero(v ^ (LO * u64::from(b'+'))) | any_zero(v ^ (LO * u64::from(b'#')))
+            != 0
+        {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&x| x == 0 || x == b'+' || x == b'#')
 }
 
 impl TryFrom<MqttString> for TopicName {
