@@ -355,3 +355,26 @@ impl fmt::Display for TopicFilter {
         f.write_str(self.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::has_null_or_wildcard;
+
+    #[test]
+    fn swar_scan_finds_every_forbidden_byte_at_every_position() {
+        for len in 0..40 {
+            let clean: alloc::vec::Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(!has_null_or_wildcard(&clean));
+            // UTF-8 continuation and lead bytes are never mistaken for them.
+            let high: alloc::vec::Vec<u8> = (0..len).map(|i| 0x80 + (i % 64) as u8).collect();
+            assert!(!has_null_or_wildcard(&high));
+            for pos in 0..len {
+                for bad in [0u8, b'+', b'#'] {
+                    let mut v = clean.clone();
+                    v[pos] = bad;
+                    assert!(has_null_or_wildcard(&v), "len {len} pos {pos} byte {bad}");
+                }
+            }
+        }
+    }
+}
