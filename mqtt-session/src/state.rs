@@ -81,8 +81,7 @@ impl Session {
             }
         }
         for q in state.queued {
-            s.outbound.queued_bytes += q.publish.payload.len();
-            s.outbound.queue.push_back(q);
+            s.outbound.push_queue(q);
         }
         s.inbound.qos2 = state.incoming_qos2.iter().map(|id| id.get()).collect();
         for (operation, request) in state.requests {

@@ -16,6 +16,8 @@ pub(crate) struct OwedAck {
     pub(crate) qos: QoS,
     /// `Some` once the application (or auto-ack) decided the reason code.
     pub(crate) reason: Option<ReasonCode>,
+    /// The connection it was delivered on: its token's.
+    pub(crate) connection: u32,
 }
 
 /// Incoming message state.
@@ -26,16 +28,23 @@ pub(crate) struct Inbound {
     pub(crate) qos2: BTreeSet<u16>,
     /// Acknowledgements owed, in arrival order ([MQTT-4.6.0-2], [MQTT-4.6.0-3]).
     pub(crate) owed: VecDeque<OwedAck>,
+    /// QoS 2 identifiers refused (failing PUBREC) on this connection for a message
+    /// delivered on an earlier one: a re-sent PUBLISH (DUP 1) of it crossed the PUBREC.
+    pub(crate) crossing: BTreeSet<u16>,
+    /// QoS 2 identifiers whose PUBLISH came on this connection, not completed yet.
+    pub(crate) qos2_here: BTreeSet<u16>,
 }
 
 impl Inbound {
     /// QoS 1/2 messages not completely acknowledged: what our Receive Maximum bounds.
     fn unacknowledged(&self) -> usize {
+        // Per connection, like the server's send quota (§4.9): QoS 1 owed acks only exist
+        // for this connection; QoS 2 ones count if their PUBLISH came on it.
         self.owed
             .iter()
             .filter(|a| a.qos == QoS::AtLeastOnce)
             .count()
-            + self.qos2.len()
+            + self.qos2_here.len()
     }
 
     /// A connection ended: QoS 1 acknowledgements are moot (the server re-sends those
@@ -43,12 +52,16 @@ impl Inbound {
     /// delivered again.
     pub(crate) fn connection_lost(&mut self) {
         self.owed.retain(|a| a.qos == QoS::ExactlyOnce);
+        self.crossing.clear();
+        self.qos2_here.clear();
     }
 
     /// The server has no session: forget everything.
     pub(crate) fn clear(&mut self) {
         self.qos2.clear();
         self.owed.clear();
+        self.crossing.clear();
+        self.qos2_here.clear();
     }
 }
 
@@ -78,9 +91,17 @@ impl Session {
             self.deliver(publish, None);
             return Ok(());
         };
+        if publish.qos == QoS::ExactlyOnce
+            && publish.dup
+            && self.inbound.crossing.remove(&packet_id.get())
+        {
+            // The server's re-send that crossed our refusal: answered already.
+            return Ok(());
+        }
         if publish.qos == QoS::ExactlyOnce && self.inbound.qos2.contains(&packet_id.get()) {
             // [MQTT-4.3.3-10]: a duplicate before PUBREL. Answer PUBREC again if we
             // already did; never deliver it twice.
+            self.inbound.qos2_here.insert(packet_id.get());
             let pending = self.inbound.owed.iter().any(|a| a.packet_id == packet_id);
             if !pending {
                 let _ = self.send(now, &PubRec::new(packet_id));
@@ -96,11 +117,13 @@ impl Session {
         }
         if publish.qos == QoS::ExactlyOnce {
             self.inbound.qos2.insert(packet_id.get());
+            self.inbound.qos2_here.insert(packet_id.get());
         }
         self.inbound.owed.push_back(OwedAck {
             packet_id,
             qos: publish.qos,
             reason: None,
+            connection: self.connection,
         });
         let token = AckToken {
             packet_id,
@@ -110,7 +133,7 @@ impl Session {
         if self.options.auto_ack {
             self.deliver(publish, None);
             // [MQTT-4.5.0-2]: acknowledge whatever the application does with it.
-            self.settle(now, packet_id, ReasonCode::Success);
+            self.settle(now, packet_id, self.connection, ReasonCode::Success);
         } else {
             self.deliver(publish, Some(token));
         }
@@ -171,29 +194,31 @@ impl Session {
                 },
             ));
         }
-        let owed =
-            self.inbound.owed.iter().any(|a| {
-                a.packet_id == token.packet_id && a.qos == token.qos && a.reason.is_none()
-            });
+        let owed = self.inbound.owed.iter().any(|a| {
+            a.packet_id == token.packet_id
+                && a.qos == token.qos
+                && a.connection == token.connection
+                && a.reason.is_none()
+        });
         if !owed {
-            if token.qos == QoS::AtLeastOnce && token.connection != self.connection {
-                // Its connection is gone; the server sends the message again.
+            if token.connection != self.connection || !self.is_connected() {
+                // Its connection is gone: a QoS 1 message comes again (with a new token),
+                // a QoS 2 one was forgotten with a lost session.
                 return Ok(());
             }
             return Err(UsageError::UnknownAcknowledgement);
         }
-        self.settle(now, token.packet_id, reason_code);
+        self.settle(now, token.packet_id, token.connection, reason_code);
         Ok(())
     }
 
     /// Records the decision for `packet_id` and sends every acknowledgement now due, in
     /// arrival order.
-    fn settle(&mut self, now: Instant, packet_id: PacketId, reason: ReasonCode) {
-        if let Some(a) = self
-            .inbound
-            .owed
-            .iter_mut()
-            .find(|a| a.packet_id == packet_id && a.reason.is_none())
+    fn settle(&mut self, now: Instant, packet_id: PacketId, connection: u32, reason: ReasonCode) {
+        if let Some(a) =
+            self.inbound.owed.iter_mut().find(|a| {
+                a.packet_id == packet_id && a.connection == connection && a.reason.is_none()
+            })
         {
             a.reason = Some(reason);
         }
@@ -209,6 +234,7 @@ impl Session {
             packet_id,
             qos,
             reason: Some(reason),
+            connection,
         }) = self.inbound.owed.front()
         {
             self.inbound.owed.pop_front();
@@ -218,6 +244,13 @@ impl Session {
                 if reason.is_error() {
                     // [MQTT-4.3.3-9]: after a failing PUBREC the identifier is free.
                     self.inbound.qos2.remove(&packet_id.get());
+                    self.inbound.qos2_here.remove(&packet_id.get());
+                    if connection != self.connection {
+                        // Delivered on an earlier connection: the server may have re-sent
+                        // it already (DUP 1), crossing this PUBREC. That re-send is not a
+                        // new message (which would come with DUP 0, [MQTT-4.3.3-2]).
+                        self.inbound.crossing.insert(packet_id.get());
+                    }
                 }
                 let mut ack = PubRec::with_reason(packet_id, reason);
                 ack.fit_within(v, max);
@@ -249,6 +282,7 @@ impl Session {
         }
         // [MQTT-4.3.3-11]: PUBCOMP with the same identifier; [MQTT-4.3.3-12]: then the
         // identifier is free. An unknown one is answered with 0x92 (5.0).
+        self.inbound.qos2_here.remove(&id.get());
         let code = if self.inbound.qos2.remove(&id.get()) || !self.version().is_v5() {
             ReasonCode::Success
         } else {

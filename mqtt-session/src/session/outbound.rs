@@ -75,6 +75,9 @@ pub(crate) struct Outbound {
     pub(crate) in_flight: VecDeque<InFlight>,
     pub(crate) queue: VecDeque<Queued>,
     pub(crate) queued_bytes: usize,
+    /// QoS 0 messages in the queue (they need no quota, so `pump` looks past held-back
+    /// QoS 1/2 messages only when there are some).
+    pub(crate) queued_qos0: usize,
     /// QoS 1/2 PUBLISHes outstanding on this connection: the send quota used
     /// ([MQTT-4.9.0-2]).
     pub(crate) outstanding: usize,
@@ -88,6 +91,7 @@ impl Outbound {
     /// Every operation still pending, emptying the state.
     pub(crate) fn drain_operations(&mut self) -> Vec<OperationId> {
         self.queued_bytes = 0;
+        self.queued_qos0 = 0;
         self.outstanding = 0;
         let mut ops: Vec<OperationId> = self.in_flight.drain(..).map(|f| f.operation).collect();
         ops.extend(
@@ -99,15 +103,34 @@ impl Outbound {
         ops
     }
 
-    fn push_queue(&mut self, q: Queued) {
-        self.queued_bytes += q.publish.payload.len();
+    pub(crate) fn push_queue(&mut self, q: Queued) {
+        self.count_in(&q);
         self.queue.push_back(q);
     }
 
+    pub(crate) fn push_queue_front(&mut self, q: Queued) {
+        self.count_in(&q);
+        self.queue.push_front(q);
+    }
+
     fn pop_queue(&mut self) -> Option<Queued> {
-        let q = self.queue.pop_front()?;
+        self.remove_queued(0)
+    }
+
+    fn remove_queued(&mut self, i: usize) -> Option<Queued> {
+        let q = self.queue.remove(i)?;
         self.queued_bytes -= q.publish.payload.len();
+        if q.publish.qos == QoS::AtMostOnce {
+            self.queued_qos0 -= 1;
+        }
         Some(q)
+    }
+
+    fn count_in(&mut self, q: &Queued) {
+        self.queued_bytes += q.publish.payload.len();
+        if q.publish.qos == QoS::AtMostOnce {
+            self.queued_qos0 += 1;
+        }
     }
 }
 
@@ -282,12 +305,19 @@ impl Session {
             }
             i += 1;
         }
-        while !self.outbound.queue.is_empty() {
-            let qos = self.outbound.queue[0].publish.qos;
+        // Queued messages in order; QoS 0 ones need no quota, so they do not wait behind
+        // QoS 1/2 ones the quota holds back (order is kept within each QoS level).
+        let mut i = 0;
+        while i < self.outbound.queue.len() {
+            let qos = self.outbound.queue[i].publish.qos;
             if qos != QoS::AtMostOnce && (self.quota() == 0 || self.ids.in_use() >= 65_535) {
-                return;
+                if self.outbound.queued_qos0 == 0 {
+                    return;
+                }
+                i += 1;
+                continue;
             }
-            let Some(q) = self.outbound.pop_queue() else {
+            let Some(q) = self.outbound.remove_queued(i) else {
                 return;
             };
             self.send_new(now, q);
@@ -365,7 +395,7 @@ impl Session {
             return;
         }
         let Some(id) = self.ids.allocate() else {
-            self.outbound.queue.push_front(q);
+            self.outbound.push_queue_front(q);
             return;
         };
         // [MQTT-4.3.2-1] / [MQTT-4.3.3-1]: a fresh identifier; first sent with DUP 0.
@@ -549,8 +579,7 @@ impl Session {
             }
         }
         for q in requeue.into_iter().rev() {
-            self.outbound.queued_bytes += q.publish.payload.len();
-            self.outbound.queue.push_front(q);
+            self.outbound.push_queue_front(q);
         }
         self.resend_requests(now);
         // The server holds none of our subscriptions now: make them again, whether the
