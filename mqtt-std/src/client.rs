@@ -71,6 +71,23 @@ impl Events {
     pub fn try_next(&self) -> Option<Event> {
         self.rx.try_recv().ok()
     }
+
+    /// Hands every event to `handler` on a thread of its own, for code that reads better
+    /// as a callback than as a loop. The thread ends when the client is closed.
+    ///
+    /// The handler may call the [`Client`] (commands never wait for the event stream).
+    pub fn spawn_handler<F>(self, mut handler: F) -> std::io::Result<thread::JoinHandle<()>>
+    where
+        F: FnMut(Event) + Send + 'static,
+    {
+        thread::Builder::new()
+            .name("mqtt-events-handler".into())
+            .spawn(move || {
+                for event in self {
+                    handler(event);
+                }
+            })
+    }
 }
 
 /// How a publish, subscribe or unsubscribe ended.
