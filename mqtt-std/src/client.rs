@@ -223,11 +223,7 @@ impl Client {
         retain: bool,
         payload: impl Into<Bytes>,
     ) -> Result<Pending, Error> {
-        let topic = TopicName::try_from(topic).map_err(|e| {
-            Error::Usage(mqtt_session::UsageError::InvalidPacket(
-                mqtt_proto::EncodeError::InvalidTopic(e),
-            ))
-        })?;
+        let topic = TopicName::try_from(topic)?;
         self.publish_message(
             Publish::new(topic, payload)
                 .with_qos(qos, None)
@@ -242,11 +238,7 @@ impl Client {
 
     /// Subscribes to `filter` with maximum QoS `qos`.
     pub fn subscribe(&self, filter: &str, qos: QoS) -> Result<Pending, Error> {
-        let filter = TopicFilter::try_from(filter).map_err(|e| {
-            Error::Usage(mqtt_session::UsageError::InvalidPacket(
-                mqtt_proto::EncodeError::InvalidTopic(e),
-            ))
-        })?;
+        let filter = TopicFilter::try_from(filter)?;
         self.subscribe_many(
             vec![Subscription::new(filter, qos)],
             SubscribeProperties::default(),
@@ -268,11 +260,7 @@ impl Client {
 
     /// Unsubscribes from `filter` (the exact string subscribed with).
     pub fn unsubscribe(&self, filter: &str) -> Result<Pending, Error> {
-        let filter = TopicFilter::try_from(filter).map_err(|e| {
-            Error::Usage(mqtt_session::UsageError::InvalidPacket(
-                mqtt_proto::EncodeError::InvalidTopic(e),
-            ))
-        })?;
+        let filter = TopicFilter::try_from(filter)?;
         self.unsubscribe_many(vec![filter], UnsubscribeProperties::default())
     }
 

@@ -79,6 +79,15 @@ impl From<UsageError> for Error {
     }
 }
 
+impl From<mqtt_proto::TopicError> for Error {
+    /// An invalid topic name, topic filter or client identifier given to the client.
+    fn from(e: mqtt_proto::TopicError) -> Error {
+        Error::Usage(UsageError::InvalidPacket(
+            mqtt_proto::EncodeError::InvalidTopic(e),
+        ))
+    }
+}
+
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Error {
         Error::Io(e)

@@ -52,11 +52,7 @@ impl ClientOptions {
     /// acknowledgements and reconnects unless changed.
     pub fn new(url: &str, client_id: &str) -> Result<ClientOptions, Error> {
         let parsed = BrokerUrl::parse(url)?;
-        let client_id = MqttString::try_from(client_id).map_err(|e| {
-            Error::Usage(mqtt_session::UsageError::InvalidPacket(
-                mqtt_proto::EncodeError::InvalidTopic(e.into()),
-            ))
-        })?;
+        let client_id = MqttString::try_from(client_id).map_err(mqtt_proto::TopicError::from)?;
         Ok(ClientOptions {
             session: Options::new(parsed.to_string(), client_id),
             tls: TlsOptions::new(),

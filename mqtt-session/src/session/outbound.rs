@@ -192,21 +192,10 @@ impl Session {
     fn check_publish(&self, p: &Publish) -> Result<(), UsageError> {
         let size = p.encoded_len(self.version())?;
         if self.is_connected() {
-            let l = &self.limits;
-            if p.qos > l.maximum_qos {
-                return Err(UsageError::QoSNotSupported {
-                    requested: p.qos,
-                    maximum: l.maximum_qos,
-                });
-            }
-            if p.retain && !l.retain_available {
-                return Err(UsageError::RetainNotAvailable);
-            }
-            if size > l.maximum_packet_size {
-                return Err(UsageError::PacketTooLarge {
-                    size,
-                    maximum: l.maximum_packet_size,
-                });
+            self.check_server_limits(p)?;
+            let maximum = self.limits.maximum_packet_size;
+            if size > maximum {
+                return Err(UsageError::PacketTooLarge { size, maximum });
             }
         } else if size > MAX_PACKET_SIZE {
             return Err(UsageError::PacketTooLarge {
