@@ -722,7 +722,8 @@ fn persistent_session_is_resumed_and_clean_start_discards_it(version: ProtocolVe
     client.disconnect().expect("disconnect");
     wait_for_log(&broker, &format!("Client {id} disconnected"));
 
-    let (publisher, _e, _) = connect(options(&url, &unique("ppub"), version));
+    let publisher_id = unique("ppub");
+    let (publisher, _e, _) = connect(options(&url, &publisher_id, version));
     publish(&publisher, &topic, QoS::AtLeastOnce, false, "while away");
     publish(
         &publisher,
@@ -730,6 +731,12 @@ fn persistent_session_is_resumed_and_clean_start_discards_it(version: ProtocolVe
         QoS::AtMostOnce,
         false,
         "qos 0, not queued",
+    );
+    // A QoS 0 publish completes once written: let the broker take it before the
+    // subscriber returns, or it would be delivered live.
+    wait_for_log(
+        &broker,
+        &format!("Received PUBLISH from {publisher_id} (d0, q0"),
     );
 
     let (client, events, connected) = connect(persistent());
