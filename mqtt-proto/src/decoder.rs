@@ -1,6 +1,6 @@
 //! The streaming decoder: packets out of a byte stream that arrives in pieces.
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 
 use crate::error::DecodeError;
 use crate::packet::{FixedHeader, MAX_PACKET_SIZE, Packet, Role};
@@ -100,6 +100,13 @@ impl Decoder {
         if buf.len() < size {
             return Ok(None);
         }
+        // The commonest packet a client receives, read with no split and no reader.
+        if header.remaining_length == 2
+            && let Some(packet) = short_ack(&header, &buf[header.header_len..size])
+        {
+            buf.advance(size);
+            return Ok(Some(packet));
+        }
         let bytes = buf.split_to(size).freeze();
         let packet = Packet::decode_at(&header, bytes, header.header_len, self.version)?;
         if let Some(sender) = self.sender {
@@ -116,4 +123,18 @@ impl Decoder {
         }
         Ok(Some(packet))
     }
+}
+
+/// PUBACK, PUBREC, PUBREL or PUBCOMP in its two-byte form (Success, no properties), read
+/// straight from the buffer; `None` for anything else (including packet identifier 0,
+/// which the full decoder refuses).
+fn short_ack(header: &FixedHeader, body: &[u8]) -> Option<Packet> {
+    let id = crate::PacketId::new(u16::from_be_bytes([*body.first()?, *body.get(1)?]))?;
+    Some(match header.packet_type {
+        crate::PacketType::PubAck => Packet::PubAck(crate::PubAck::new(id)),
+        crate::PacketType::PubRec => Packet::PubRec(crate::PubRec::new(id)),
+        crate::PacketType::PubRel => Packet::PubRel(crate::PubRel::new(id)),
+        crate::PacketType::PubComp => Packet::PubComp(crate::PubComp::new(id)),
+        _ => return None,
+    })
 }

@@ -78,6 +78,9 @@ pub(crate) struct Outbound {
     /// QoS 0 messages in the queue (they need no quota, so `pump` looks past held-back
     /// QoS 1/2 messages only when there are some).
     pub(crate) queued_qos0: usize,
+    /// Whether `in_flight` may hold messages not yet sent on this connection (after a
+    /// resumption or a restore), so that `pump` must look through it.
+    pub(crate) rescan: bool,
     /// QoS 1/2 PUBLISHes outstanding on this connection: the send quota used
     /// ([MQTT-4.9.0-2]).
     pub(crate) outstanding: usize,
@@ -86,6 +89,7 @@ pub(crate) struct Outbound {
 impl Outbound {
     pub(crate) fn new_connection(&mut self) {
         self.outstanding = 0;
+        self.rescan = true;
     }
 
     /// Every operation still pending, emptying the state.
@@ -163,6 +167,13 @@ impl Session {
         }
         message.dup = false;
         message.packet_id = None;
+        if message.qos == QoS::AtMostOnce && self.is_connected() {
+            // The hot path: checked and encoded in one go (the encoder refuses what
+            // exceeds the server's Maximum Packet Size, with the same error).
+            self.check_server_limits(&message)?;
+            self.send_publish(now, &mut message)?;
+            return Ok(self.next_operation_id());
+        }
         if message.qos != QoS::AtMostOnce {
             // A placeholder identifier, so that the size check counts its two bytes.
             message.packet_id = Some(PacketId::MAX);
@@ -268,11 +279,13 @@ impl Session {
         // Messages restored or left over from resumption, not yet sent on this
         // connection, in their original order ([MQTT-4.6.0-1]).
         let mut i = 0;
-        while i < self.outbound.in_flight.len() {
+        let mut held = false;
+        while self.outbound.rescan && i < self.outbound.in_flight.len() {
             if self.outbound.in_flight[i].sent_on != self.connection {
                 match self.outbound.in_flight[i].stage {
                     Stage::AwaitingAck => {
                         if self.quota() == 0 {
+                            held = true;
                             // PUBRELs further on still go ([MQTT-4.9.0-3]).
                             i += 1;
                             continue;
@@ -294,6 +307,8 @@ impl Session {
             }
             i += 1;
         }
+        self.outbound.rescan = held;
+
         // Queued messages in order; QoS 0 ones need no quota, so they do not wait behind
         // QoS 1/2 ones the quota holds back (order is kept within each QoS level).
         let mut i = 0;
