@@ -24,7 +24,9 @@
 //! 1. [`Session::poll_action`]: [`Action::Open`] a transport to a server, or
 //!    [`Action::Close`] it (after writing what `poll_transmit` gives before it).
 //! 2. [`Session::poll_transmit`]: bytes to write, in order, as `Bytes` chunks (a large
-//!    payload is its own chunk, shared with the application's `Bytes`: never copied).
+//!    payload is its own chunk, shared with the application's `Bytes`: never copied);
+//!    or, instead, [`Session::write_transmit`], which lends the same bytes to a closure
+//!    (cheapest for a driver that writes to a socket at once).
 //! 3. [`Session::poll_event`]: [`Event`]s for the application.
 //! 4. [`Session::poll_timeout`]: when to call `handle_timeout` next.
 //!

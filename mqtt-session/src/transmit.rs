@@ -55,6 +55,26 @@ impl Transmit {
         }
     }
 
+    /// Hands every pending byte to `write`, in order, borrowing it (no reference count is
+    /// touched); stops at the first error, dropping the rest (the connection is broken).
+    pub(crate) fn write_with<E>(
+        &mut self,
+        mut write: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        while let Some(chunk) = self.chunks.pop_front() {
+            if let Err(e) = write(&chunk) {
+                self.clear();
+                return Err(e);
+            }
+        }
+        if !self.buf.is_empty() {
+            let result = write(&self.buf);
+            self.buf.clear();
+            result?;
+        }
+        Ok(())
+    }
+
     /// Drops everything not yet written (the connection is gone).
     pub(crate) fn clear(&mut self) {
         self.chunks.clear();

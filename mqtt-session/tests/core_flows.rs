@@ -437,3 +437,57 @@ fn messages_before_the_suback_are_delivered() {
         }
     );
 }
+
+// The borrowing drain gives the same bytes, in the same order, as poll_transmit: small
+// packets batched, a large payload as its own slice.
+#[test]
+fn write_transmit_lends_the_bytes_in_order() {
+    let mut h = Harness::new(options(ProtocolVersion::V5));
+    h.connect();
+    let big = Bytes::from(vec![b'x'; 4096]);
+    h.session
+        .publish(h.now, msg("t", "1", QoS::AtMostOnce))
+        .unwrap();
+    h.session
+        .publish(
+            h.now,
+            Publish::new(TopicName::try_from("t").unwrap(), big.clone()),
+        )
+        .unwrap();
+    h.session
+        .publish(h.now, msg("t", "3", QoS::AtMostOnce))
+        .unwrap();
+    let mut wire = bytes::BytesMut::new();
+    let mut writes = 0;
+    h.session
+        .write_transmit(|b| {
+            writes += 1;
+            wire.extend_from_slice(b);
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+    assert!(writes >= 2, "the large payload is lent separately");
+    assert!(h.session.poll_transmit().is_none());
+    let mut decoder = mqtt_proto::Decoder::new(ProtocolVersion::V5);
+    let mut payloads = Vec::new();
+    while let Some(Packet::Publish(p)) = decoder.decode(&mut wire).unwrap() {
+        payloads.push(p.payload);
+    }
+    assert_eq!(
+        payloads,
+        vec![Bytes::from_static(b"1"), big, Bytes::from_static(b"3")]
+    );
+}
+
+// A failing write stops the drain and drops what is left: the connection is broken.
+#[test]
+fn write_transmit_stops_at_the_first_error() {
+    let mut h = Harness::new(options(ProtocolVersion::V5));
+    h.connect();
+    h.session
+        .publish(h.now, msg("t", "1", QoS::AtMostOnce))
+        .unwrap();
+    let result = h.session.write_transmit(|_| Err("broken pipe"));
+    assert_eq!(result, Err("broken pipe"));
+    assert!(h.session.poll_transmit().is_none());
+}

@@ -323,34 +323,26 @@ impl Driver {
         let _ = self.events.send(event);
     }
 
-    /// Writes every chunk the session has for the connection.
+    /// Writes everything the session has for the connection, borrowing the bytes.
     fn write_pending(&mut self, now: Instant) {
-        let mut failed = None;
-        while let Some(chunk) = self.session.poll_transmit() {
-            let Some(live) = &mut self.live else { continue };
-            if failed.is_some() {
-                continue;
-            }
-            let result = match &mut live.stack {
-                Stack::Plain => live.writer.write_all(&chunk),
+        let Some(live) = &mut self.live else {
+            // No connection: nothing can be written.
+            let _ = self.session.write_transmit(|_| Ok::<(), ()>(()));
+            return;
+        };
+        let Live { writer, stack, .. } = live;
+        let result = self
+            .session
+            .write_transmit(|bytes| match &mut *stack {
+                Stack::Plain => writer.write_all(bytes),
                 stack => {
-                    let mut down = Vec::with_capacity(chunk.len() + 64);
-                    stack
-                        .send(&chunk, &mut down)
-                        .and_then(|()| live.writer.write_all(&down))
+                    let mut down = Vec::with_capacity(bytes.len() + 64);
+                    stack.send(bytes, &mut down)?;
+                    writer.write_all(&down)
                 }
-            };
-            if let Err(e) = result {
-                failed = Some(e);
-            }
-        }
-        if let Some(live) = &mut self.live
-            && failed.is_none()
-            && let Err(e) = live.writer.flush()
-        {
-            failed = Some(e);
-        }
-        if let Some(e) = failed {
+            })
+            .and_then(|()| writer.flush());
+        if let Err(e) = result {
             self.close_transport();
             self.session
                 .handle_transport_error(now, format!("write failed: {e}"));

@@ -161,6 +161,26 @@ impl Session {
         self.tx.poll()
     }
 
+    /// Writes every pending byte through `write`, in order, instead of taking `Bytes`
+    /// chunks from [`Session::poll_transmit`]: the bytes are borrowed, so no reference
+    /// count is touched and the session's buffer is reused. Stops at the first error
+    /// (the connection is broken: report it with [`Session::handle_closed`]). Use one
+    /// of the two per drain.
+    ///
+    /// ```
+    /// # use mqtt_session::{Options, Session};
+    /// # let mut session = Session::new(Options::new("h:1883", mqtt_proto::MqttString::new()));
+    /// let mut socket: Vec<u8> = Vec::new(); // any std::io::Write
+    /// session.write_transmit(|bytes| { socket.extend_from_slice(bytes); Ok::<(), ()>(()) })
+    ///     .unwrap();
+    /// ```
+    pub fn write_transmit<E>(
+        &mut self,
+        write: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.tx.write_with(write)
+    }
+
     /// The next event for the application.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
