@@ -130,7 +130,7 @@ impl Session {
         self.connection = self.connection.wrapping_add(1);
         self.tx.clear();
         self.decoder = decoder_for(&self.options);
-        self.limits = default_limits(self.version());
+        self.limits = default_limits();
         self.limits.keep_alive = self.options.keep_alive;
         self.incoming_aliases = IncomingAliases::new(self.options.topic_alias_maximum);
         self.outgoing_aliases = OutgoingAliases::new(0);
@@ -140,7 +140,7 @@ impl Session {
         self.outbound.new_connection();
         self.resuming = self.has_session;
         let connect = self.connect_packet();
-        if let Err(e) = self.send(now, &connect) {
+        if self.send(now, &connect).is_err() {
             // The options cannot be encoded: nothing will ever connect.
             self.actions.push_back(Action::Close);
             self.events.push_back(Event::Disconnected {
@@ -149,7 +149,6 @@ impl Session {
                 )),
                 reconnect_at: None,
             });
-            let _ = e;
             self.close_for_good();
             return;
         }
@@ -347,7 +346,7 @@ impl Session {
             self.resume_session(now);
         } else {
             // [MQTT-3.2.2-5] (v5): without a session on the server, discard ours.
-            self.start_new_session(now, session_lost);
+            self.start_new_session(now);
         }
         // The server's Session Expiry Interval, if it sent one, decides whether the
         // session outlives this connection.
@@ -371,7 +370,7 @@ impl Session {
 
     fn handle_auth(
         &mut self,
-        now: Instant,
+        _now: Instant,
         a: Auth,
         awaiting: bool,
     ) -> Result<(), ProtocolViolation> {
@@ -406,12 +405,9 @@ impl Session {
                 self.events.push_back(Event::ReAuthenticated);
                 Ok(())
             }
-            _ => {
-                let _ = now;
-                Err(ProtocolViolation::Authentication(
-                    "unexpected AUTH reason code",
-                ))
-            }
+            _ => Err(ProtocolViolation::Authentication(
+                "unexpected AUTH reason code",
+            )),
         }
     }
 

@@ -85,7 +85,6 @@ pub struct Session {
 impl Session {
     /// A session with `options`, not connected. Call [`Session::connect`] to start.
     pub fn new(options: Options) -> Session {
-        let version = options.protocol_version;
         let has_session = !options.clean_start;
         let options_persist = options.session_persists();
         Session {
@@ -103,7 +102,7 @@ impl Session {
             events: VecDeque::new(),
             actions: VecDeque::new(),
             connection: 0,
-            limits: default_limits(version),
+            limits: default_limits(),
             outgoing_aliases: OutgoingAliases::new(0),
             has_session,
             resuming: false,
@@ -341,8 +340,7 @@ pub(crate) fn decoder_for(options: &Options) -> Decoder {
 }
 
 /// The limits to assume before a CONNACK says otherwise.
-pub(crate) fn default_limits(version: ProtocolVersion) -> ServerLimits {
-    let _ = version;
+pub(crate) fn default_limits() -> ServerLimits {
     ServerLimits {
         receive_maximum: 65_535,
         maximum_qos: QoS::ExactlyOnce,

@@ -550,7 +550,7 @@ impl Session {
 
     /// CONNACK without Session Present: the server has a new session. If we held one,
     /// apply the session-loss policy ([MQTT-3.2.2-5]).
-    pub(crate) fn start_new_session(&mut self, now: Instant, session_lost: bool) {
+    pub(crate) fn start_new_session(&mut self, now: Instant) {
         self.inbound.clear();
         // The server starts empty: from now on we know every subscription it holds.
         self.subscriptions.complete = true;
@@ -589,7 +589,6 @@ impl Session {
         // The server holds none of our subscriptions now: make them again, whether the
         // session was lost or is clean by configuration (a reconnect after a clean
         // session would otherwise silently stop the message flow).
-        let _ = session_lost;
         if policy.resubscribe {
             self.resubscribe(now);
         } else {

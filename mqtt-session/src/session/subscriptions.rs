@@ -222,7 +222,7 @@ impl Session {
 
     pub(crate) fn handle_suback(
         &mut self,
-        now: Instant,
+        _now: Instant,
         ack: SubAck,
     ) -> Result<(), ProtocolViolation> {
         // [MQTT-3.8.4-2] / [MQTT-2.3.1-7]: matched by packet identifier and type.
@@ -256,13 +256,12 @@ impl Session {
                 reason_codes: ack.reason_codes,
             });
         }
-        let _ = now;
         Ok(())
     }
 
     pub(crate) fn handle_unsuback(
         &mut self,
-        now: Instant,
+        _now: Instant,
         ack: UnsubAck,
     ) -> Result<(), ProtocolViolation> {
         if self.version().is_v5() {
@@ -297,7 +296,6 @@ impl Session {
             self.events
                 .push_back(Event::UnsubscribeCompleted { id, reason_codes });
         }
-        let _ = now;
         Ok(())
     }
 }
