@@ -271,14 +271,7 @@ impl Session {
         if c.reason_code.is_error() {
             // [MQTT-3.2.2-5] (v3.1.1) / [MQTT-3.2.2-7] (v5): the attempt failed; the server
             // closes the connection.
-            if let Some(reference) = &c.properties.server_reference
-                && matches!(
-                    c.reason_code,
-                    ReasonCode::UseAnotherServer | ReasonCode::ServerMoved
-                )
-            {
-                self.follow_redirect(c.reason_code, reference);
-            }
+            self.follow_redirect(c.reason_code, c.properties.server_reference.as_ref());
             self.actions.push_back(Action::Close);
             let reason = DisconnectReason::Refused {
                 reason_code: c.reason_code,
@@ -456,14 +449,7 @@ impl Session {
     }
 
     fn handle_server_disconnect(&mut self, now: Instant, d: Disconnect) {
-        if let Some(reference) = &d.properties.server_reference
-            && matches!(
-                d.reason_code,
-                ReasonCode::UseAnotherServer | ReasonCode::ServerMoved
-            )
-        {
-            self.follow_redirect(d.reason_code, reference);
-        }
+        self.follow_redirect(d.reason_code, d.properties.server_reference.as_ref());
         // U5-31: close on DISCONNECT.
         self.actions.push_back(Action::Close);
         let reason = if self.reauthenticating && d.reason_code.is_error() {
@@ -477,10 +463,14 @@ impl Session {
         self.connection_lost(now, reason);
     }
 
-    /// U5-40: 0x9C uses the referenced server for the next attempt; 0x9D (moved) also
-    /// replaces the current entry of the server list.
-    fn follow_redirect(&mut self, code: ReasonCode, reference: &MqttString) {
-        let Some(first) = reference.split(' ').find(|s| !s.is_empty()) else {
+    /// U5-40: a CONNACK or DISCONNECT with 0x9C and a Server Reference makes the next
+    /// attempt use that server; 0x9D (moved) also replaces the current entry of the
+    /// server list. Any other reason code, or no reference, changes nothing.
+    fn follow_redirect(&mut self, code: ReasonCode, reference: Option<&MqttString>) {
+        if !matches!(code, ReasonCode::UseAnotherServer | ReasonCode::ServerMoved) {
+            return;
+        }
+        let Some(first) = reference.and_then(|r| r.split(' ').find(|s| !s.is_empty())) else {
             return;
         };
         if code == ReasonCode::ServerMoved && !self.options.servers.is_empty() {
