@@ -1,19 +1,23 @@
-//! The client handle, operation handles and the event iterator.
+//! The client handle and the event iterator.
 
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use mqtt_engine::{
+    Clock, Command, CustomConnector, Engine, Error, EventQueue, FirstConnection, Pending, Reply,
+};
 use mqtt_proto::{
     Publish, QoS, ReasonCode, SubscribeProperties, Subscription, TopicFilter, TopicName,
     UnsubscribeProperties,
 };
 use mqtt_session::{AckToken, DisconnectOptions, Event};
 
-use crate::driver::{Command, Driver, Input};
-use crate::error::Error;
-use crate::options::ClientOptions;
+use crate::driver::{Driver, Input};
+use crate::tcp::TcpConnector;
+use mqtt_engine::ClientOptions;
 
 /// A handle to the client: cheap to clone, usable from any thread. Commands go to the
 /// client's I/O thread over a channel and never wait on the event iterator, so a command
@@ -21,15 +25,23 @@ use crate::options::ClientOptions;
 ///
 /// # Threads
 ///
-/// One I/O thread owns the protocol session and the connection: it writes, runs timers,
-/// and hands events out. One reader thread per connection blocks in `read` and passes
-/// the bytes on; a short-lived thread opens each connection, so a slow TCP or TLS
-/// connect never holds up commands. Nothing polls: every thread sleeps until bytes, a
-/// command or the session's next deadline arrives.
+/// One I/O thread owns the engine (protocol session, TLS / WebSocket layers) and the
+/// connection: it writes, runs timers, and hands events out. One reader thread per
+/// connection blocks in `read` and passes the bytes on; a short-lived thread opens each
+/// connection, so a slow DNS lookup, TCP or TLS connect never holds up commands. Nothing
+/// polls: every thread sleeps until bytes, a command or the session's next deadline
+/// arrives.
+///
+/// # Back-pressure
+///
+/// When the application leaves [`Events`] unread, the reader thread stops reading once
+/// [`ClientOptions::event_buffer`] events wait: the broker holds further messages. If
+/// that lasts longer than the keep-alive ping timeout, the PINGRESP stays unread too and
+/// the client reconnects.
 #[derive(Clone)]
 pub struct Client {
     tx: Sender<Input>,
-    _guard: std::sync::Arc<Guard>,
+    _guard: Arc<Guard>,
 }
 
 /// Closes the client (without DISCONNECT) when the last handle is dropped, so its
@@ -38,22 +50,24 @@ struct Guard(Sender<Input>);
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let (reply, _) = mpsc::channel();
-        let _ = self.0.send(Input::Command(Command::Close { reply }));
+        let _ = self.0.send(Input::Command(Command::Close {
+            done: Reply::new().0,
+        }));
     }
 }
 
-/// The stream of events: incoming messages, connection changes, completions.
+/// The stream of events: incoming messages and connection changes (each operation's
+/// outcome goes to its [`Pending`]).
 ///
 /// Iterate it on any thread; it ends when the client is closed.
 pub struct Events {
-    rx: Receiver<Event>,
+    queue: Arc<EventQueue>,
 }
 
 impl Iterator for Events {
     type Item = Event;
     fn next(&mut self) -> Option<Event> {
-        self.rx.recv().ok()
+        self.queue.next_blocking(None).ok()
     }
 }
 
@@ -61,15 +75,12 @@ impl Events {
     /// The next event, waiting at most `timeout`. `Err(Error::Timeout)` if none came,
     /// `Err(Error::Closed)` once the client is closed.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Event, Error> {
-        self.rx.recv_timeout(timeout).map_err(|e| match e {
-            RecvTimeoutError::Timeout => Error::Timeout,
-            RecvTimeoutError::Disconnected => Error::Closed,
-        })
+        self.queue.next_blocking(Some(timeout))
     }
 
     /// The next event if one is waiting.
     pub fn try_next(&self) -> Option<Event> {
-        self.rx.try_recv().ok()
+        self.queue.try_next()
     }
 
     /// Hands every event to `handler` on a thread of its own, for code that reads better
@@ -90,127 +101,90 @@ impl Events {
     }
 }
 
-/// How a publish, subscribe or unsubscribe ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Completion {
-    /// A QoS 0 publish was handed to the connection.
-    Sent,
-    /// A QoS 1/2 publish was acknowledged (PUBACK / PUBCOMP reason code).
-    Published(ReasonCode),
-    /// SUBACK: granted QoS or failure per filter.
-    Subscribed(Vec<ReasonCode>),
-    /// UNSUBACK: per filter.
-    Unsubscribed(Vec<ReasonCode>),
-}
-
-/// An operation in progress: wait for the broker's answer.
-#[must_use = "an operation handle does nothing unless waited on; drop it to not wait"]
-pub struct Pending {
-    rx: Receiver<Result<Completion, Error>>,
-}
-
-impl Pending {
-    pub(crate) fn new() -> (Sender<Result<Completion, Error>>, Pending) {
-        let (tx, rx) = mpsc::channel();
-        (tx, Pending { rx })
-    }
-
-    /// Waits until the broker answered.
-    pub fn wait(self) -> Result<Completion, Error> {
-        self.rx.recv().unwrap_or(Err(Error::Closed))
-    }
-
-    /// Waits at most `timeout`.
-    pub fn wait_timeout(&self, timeout: Duration) -> Result<Completion, Error> {
-        match self.rx.recv_timeout(timeout) {
-            Ok(r) => r,
-            Err(RecvTimeoutError::Timeout) => Err(Error::Timeout),
-            Err(RecvTimeoutError::Disconnected) => Err(Error::Closed),
-        }
-    }
-}
-
 impl Client {
     /// Starts the client and waits until the first connection is accepted (or refused,
     /// or `connect_timeout` passes). Returns the handle and the event iterator; the first
     /// event is [`Event::Connected`].
     pub fn connect(options: ClientOptions) -> Result<(Client, Events), Error> {
-        let timeout = options.connect_timeout;
+        let timeout = options.driver_connect_timeout();
         let (client, events) = Client::start(options)?;
         let deadline = Instant::now() + timeout;
-        let mut last_reason = None;
-        let first = loop {
+        let mut first = FirstConnection::new();
+        loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match events.recv_timeout(left) {
-                Ok(Event::Connected(c)) => break Event::Connected(c),
-                Ok(Event::Disconnected {
-                    reason,
-                    reconnect_at,
-                }) => {
-                    if let mqtt_session::DisconnectReason::Refused { reason_code, .. } = &reason {
-                        let _ = client.close();
-                        return Err(Error::ConnectionRefused {
-                            reason_code: *reason_code,
-                        });
+                Ok(event) => match first.on_event(&event) {
+                    Some(Ok(())) => {
+                        // Hand the Connected event to the application too.
+                        events.queue.put_back(event);
+                        return Ok((client, events));
                     }
-                    if reconnect_at.is_none() {
+                    Some(Err(e)) => {
                         let _ = client.close();
-                        return Err(Error::Disconnected(reason));
+                        return Err(e);
                     }
-                    last_reason = Some(reason);
-                }
-                Ok(_) => {}
+                    None => {}
+                },
                 Err(Error::Timeout) => {
                     let _ = client.close();
-                    // Say why the attempts failed, if they did.
-                    return Err(last_reason.map_or(Error::Timeout, Error::Disconnected));
+                    return Err(first.timed_out());
                 }
                 Err(e) => return Err(e),
             }
-        };
-        // Hand the Connected event to the application too.
-        let (tx, rx) = mpsc::channel();
-        let _ = tx.send(first);
-        let forward = events;
-        thread::Builder::new()
-            .name("mqtt-events".into())
-            .spawn(move || {
-                for e in forward {
-                    if tx.send(e).is_err() {
-                        break;
-                    }
-                }
-            })
-            .map_err(Error::Io)?;
-        Ok((client, Events { rx }))
+        }
     }
 
     /// Starts the client without waiting: it connects in the background (watch the
     /// events) and queues commands until then.
     pub fn start(options: ClientOptions) -> Result<(Client, Events), Error> {
+        let (mut engine, driver, events) = Engine::new(options)?;
+        let connector = match driver.connector {
+            None => Box::new(TcpConnector {
+                timeout: driver.connect_timeout,
+            }),
+            Some(CustomConnector::Blocking(c)) => c,
+            Some(_) => {
+                return Err(Error::Configuration(
+                    "mqtt-std opens blocking connections: give it a Connector with \
+                     ClientOptions::connector (async_connector is for mqtt-smol)"
+                        .into(),
+                ));
+            }
+        };
+        let clock = Clock::new();
+        engine.start(clock.now())?;
         let (tx, rx) = mpsc::channel();
-        let (events_tx, events_rx) = mpsc::channel();
-        let driver = Driver::new(options, tx.clone(), events_tx)?;
+        let driver = Driver::new(engine, clock, connector, tx.clone(), events.clone());
         thread::Builder::new()
             .name("mqtt-io".into())
             .spawn(move || driver.run(rx))
             .map_err(Error::Io)?;
         let client = Client {
-            _guard: std::sync::Arc::new(Guard(tx.clone())),
+            _guard: Arc::new(Guard(tx.clone())),
             tx,
         };
-        client.call(|reply| Command::Connect { reply })?;
-        Ok((client, Events { rx: events_rx }))
+        Ok((client, Events { queue: events }))
     }
 
-    /// Sends a command to the I/O thread and waits for it to be accepted.
-    fn call<T>(&self, make: impl FnOnce(Sender<Result<T, Error>>) -> Command) -> Result<T, Error> {
-        let (reply, rx) = mpsc::channel();
+    /// Sends a command to the I/O thread; returns the handle to its outcome.
+    fn send(&self, make: impl FnOnce(Reply) -> Command) -> Result<Pending, Error> {
+        let (reply, pending) = Reply::new();
         self.tx
             .send(Input::Command(make(reply)))
             .map_err(|_| Error::Closed)?;
-        rx.recv().unwrap_or(Err(Error::Closed))
+        Ok(pending)
+    }
+
+    /// Sends an operation and waits until the session took it (local checks passed).
+    fn operation(&self, make: impl FnOnce(Reply) -> Command) -> Result<Pending, Error> {
+        let pending = self.send(make)?;
+        pending.wait_accepted()?;
+        Ok(pending)
+    }
+
+    /// Sends a command and waits for it to be carried out.
+    fn call(&self, make: impl FnOnce(Reply) -> Command) -> Result<(), Error> {
+        self.send(make)?.wait().map(|_| ())
     }
 
     /// Publishes `payload` to `topic`. Wait on the returned handle for the broker's
@@ -233,7 +207,7 @@ impl Client {
 
     /// Publishes a fully built message (5.0 properties included).
     pub fn publish_message(&self, message: Publish) -> Result<Pending, Error> {
-        self.call(|reply| Command::Publish { message, reply })
+        self.operation(|done| Command::Publish { message, done })
     }
 
     /// Subscribes to `filter` with maximum QoS `qos`.
@@ -251,10 +225,10 @@ impl Client {
         subscriptions: Vec<Subscription>,
         properties: SubscribeProperties,
     ) -> Result<Pending, Error> {
-        self.call(|reply| Command::Subscribe {
+        self.operation(|done| Command::Subscribe {
             subscriptions,
             properties,
-            reply,
+            done,
         })
     }
 
@@ -270,20 +244,30 @@ impl Client {
         filters: Vec<TopicFilter>,
         properties: UnsubscribeProperties,
     ) -> Result<Pending, Error> {
-        self.call(|reply| Command::Unsubscribe {
+        self.operation(|done| Command::Unsubscribe {
             filters,
             properties,
-            reply,
+            done,
         })
     }
 
     /// Acknowledges a message received with manual acknowledgements.
     pub fn acknowledge(&self, token: AckToken, reason_code: ReasonCode) -> Result<(), Error> {
-        self.call(|reply| Command::Acknowledge {
+        self.call(|done| Command::Acknowledge {
             token,
             reason_code,
-            reply,
+            done,
         })
+    }
+
+    /// Answers the server's AUTH challenge ([`Event::AuthChallenge`], 5.0).
+    pub fn authenticate(&self, data: Option<Bytes>) -> Result<(), Error> {
+        self.call(|done| Command::Authenticate { data, done })
+    }
+
+    /// Starts re-authentication with the method of the connection (5.0).
+    pub fn reauthenticate(&self, data: Option<Bytes>) -> Result<(), Error> {
+        self.call(|done| Command::Reauthenticate { data, done })
     }
 
     /// Disconnects normally (DISCONNECT 0x00: the broker drops the Will) and closes the
@@ -294,12 +278,12 @@ impl Client {
 
     /// Disconnects with options (5.0: publish the Will anyway, new session expiry...).
     pub fn disconnect_with(&self, options: DisconnectOptions) -> Result<(), Error> {
-        self.call(|reply| Command::Disconnect { options, reply })
+        self.call(|done| Command::Disconnect { options, done })
     }
 
     /// Closes the client without a DISCONNECT, as if the network failed: the broker
     /// publishes the Will.
     pub fn close(&self) -> Result<(), Error> {
-        self.call(|reply| Command::Close { reply })
+        self.call(|done| Command::Close { done })
     }
 }

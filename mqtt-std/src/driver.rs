@@ -1,66 +1,23 @@
-//! The I/O thread: owns the session and the connection, and runs the drive loop.
+//! The I/O thread: waits for input or the next deadline, feeds the engine, writes what
+//! it gives back (one vectored write per round of inputs), opens and closes connections.
 
-use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::Instant as StdInstant;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use mqtt_proto::{
-    Publish, QoS, ReasonCode, SubscribeProperties, Subscription, TopicFilter, UnsubscribeProperties,
+use mqtt_engine::{
+    BrokerUrl, Clock, Command, Connection, Connector, Engine, EventQueue, MAX_SLICES, Output,
+    READ_CHUNK,
 };
-use mqtt_session::{AckToken, Action, DisconnectOptions, Event, Instant, OperationId, Session};
-
-use crate::client::{Completion, Pending};
-use crate::error::Error;
-use crate::options::ClientOptions;
-use crate::tls::TlsOptions;
-use crate::transport::{Connection, Connector, Stack, TcpConnector};
-use crate::url::BrokerUrl;
-
-type Reply<T> = Sender<Result<T, Error>>;
-
-/// What the application asks of the I/O thread.
-pub(crate) enum Command {
-    Connect {
-        reply: Reply<()>,
-    },
-    Publish {
-        message: Publish,
-        reply: Reply<Pending>,
-    },
-    Subscribe {
-        subscriptions: Vec<Subscription>,
-        properties: SubscribeProperties,
-        reply: Reply<Pending>,
-    },
-    Unsubscribe {
-        filters: Vec<TopicFilter>,
-        properties: UnsubscribeProperties,
-        reply: Reply<Pending>,
-    },
-    Acknowledge {
-        token: AckToken,
-        reason_code: ReasonCode,
-        reply: Reply<()>,
-    },
-    Disconnect {
-        options: DisconnectOptions,
-        reply: Reply<()>,
-    },
-    Close {
-        reply: Reply<()>,
-    },
-}
 
 /// Everything that wakes the I/O thread.
 pub(crate) enum Input {
     Command(Command),
     Opened {
         generation: u64,
-        url: BrokerUrl,
         result: io::Result<Connection>,
     },
     Read {
@@ -73,81 +30,119 @@ pub(crate) enum Input {
     },
 }
 
+/// Holds the reader thread back while the I/O thread has not handled its last chunk,
+/// or the application has not taken its events (back-pressure).
+#[derive(Default)]
+struct ReadGate {
+    state: Mutex<(usize, bool)>,
+    changed: Condvar,
+}
+
+impl ReadGate {
+    fn sent(&self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).0 += 1;
+    }
+
+    fn handled(&self) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.0 = s.0.saturating_sub(1);
+        self.changed.notify_all();
+    }
+
+    fn stop(&self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
+        self.changed.notify_all();
+    }
+
+    /// Waits until the last chunk was handled and the events have room; `false` once
+    /// the connection is closed.
+    fn wait(&self, events: &EventQueue) -> bool {
+        {
+            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            while s.0 > 0 && !s.1 {
+                s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner());
+            }
+            if s.1 {
+                return false;
+            }
+        }
+        loop {
+            if events.wait_room(Duration::from_millis(100)) {
+                return true;
+            }
+            if self.state.lock().unwrap_or_else(|p| p.into_inner()).1 || events.is_finished() {
+                return false;
+            }
+        }
+    }
+}
+
 /// The connection in use.
 struct Live {
     writer: Box<dyn Write + Send>,
     closer: Option<Box<dyn FnOnce() + Send>>,
-    stack: Stack,
+    gate: Arc<ReadGate>,
+}
+
+impl Live {
+    fn close(mut self) {
+        self.gate.stop();
+        let _ = self.writer.flush();
+        if let Some(close) = self.closer.take() {
+            close();
+        }
+    }
 }
 
 pub(crate) struct Driver {
-    session: Session,
-    origin: StdInstant,
+    engine: Engine,
+    clock: Clock,
     input: Sender<Input>,
-    events: Sender<Event>,
-    tls: TlsOptions,
-    ws_headers: Vec<(String, String)>,
+    events: Arc<EventQueue>,
     connector: Arc<Mutex<Box<dyn Connector>>>,
     generation: u64,
     live: Option<Live>,
-    received: BytesMut,
-    waiters: HashMap<OperationId, Reply<Completion>>,
-    first_url: BrokerUrl,
-    current_url: Option<BrokerUrl>,
+    /// A connection attempt runs on its own thread.
+    opening: bool,
 }
 
 impl Driver {
     pub(crate) fn new(
-        options: ClientOptions,
+        engine: Engine,
+        clock: Clock,
+        connector: Box<dyn Connector>,
         input: Sender<Input>,
-        events: Sender<Event>,
-    ) -> Result<Driver, Error> {
-        let first_url =
-            BrokerUrl::parse(options.session.servers.first().map_or("", String::as_str))?;
-        if first_url.scheme.is_tls() {
-            // Fail early on a bad TLS configuration.
-            options.tls.build()?;
-        }
-        let connector: Box<dyn Connector> = match options.connector {
-            Some(c) => c,
-            None => Box::new(TcpConnector {
-                timeout: options.connect_timeout,
-            }),
-        };
-        Ok(Driver {
-            session: Session::new(options.session),
-            origin: StdInstant::now(),
+        events: Arc<EventQueue>,
+    ) -> Driver {
+        Driver {
+            engine,
+            clock,
             input,
             events,
-            tls: options.tls,
-            ws_headers: options.ws_headers,
             connector: Arc::new(Mutex::new(connector)),
             generation: 0,
             live: None,
-            received: BytesMut::with_capacity(64 * 1024),
-            waiters: HashMap::new(),
-            first_url,
-            current_url: None,
-        })
+            opening: false,
+        }
     }
 
-    fn now(&self) -> Instant {
-        Instant::from_duration(self.origin.elapsed())
-    }
-
-    fn std_instant(&self, t: Instant) -> StdInstant {
-        self.origin + t.duration_since_origin()
-    }
-
-    /// The drive loop: wait for input or the next deadline, feed the session, drain its
-    /// outputs; until the session is closed.
+    /// The drive loop: carry out the engine's instructions, write, wait for input or the
+    /// next deadline, hand over everything that arrived; until the client is closed.
     pub(crate) fn run(mut self, rx: Receiver<Input>) {
         loop {
-            let input = match self.session.poll_timeout() {
+            self.outputs();
+            self.write();
+            // Writing may have found the connection broken.
+            self.outputs();
+            if self.engine.is_closed() {
+                break;
+            }
+            let first = match self.engine.poll_timeout() {
                 Some(deadline) => {
                     let wait = self
-                        .std_instant(deadline)
-                        .saturating_duration_since(StdInstant::now());
+                        .clock
+                        .to_std(deadline)
+                        .saturating_duration_since(std::time::Instant::now());
                     if wait.is_zero() {
                         Err(RecvTimeoutError::Timeout)
                     } else {
@@ -156,235 +151,111 @@ impl Driver {
                 }
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
-            let now = self.now();
-            match input {
-                Ok(input) => self.handle(now, input),
-                Err(RecvTimeoutError::Timeout) => self.session.handle_timeout(now),
+            let now = self.clock.now();
+            match first {
+                Ok(input) => self.handle(input),
+                Err(RecvTimeoutError::Timeout) => self.engine.handle_timeout(now),
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            self.drain(now);
-            if self.session.is_closed() {
-                self.close_transport();
-                break;
+            // Everything else that is already waiting joins this round: one write.
+            while let Ok(input) = rx.try_recv() {
+                self.handle(input);
             }
         }
-        for (_, waiter) in self.waiters.drain() {
-            let _ = waiter.send(Err(Error::Closed));
+        if let Some(live) = self.live.take() {
+            live.close();
         }
+        self.engine.finish();
     }
 
-    fn handle(&mut self, now: Instant, input: Input) {
+    fn handle(&mut self, input: Input) {
+        let now = self.clock.now();
         match input {
-            Input::Command(c) => self.command(now, c),
-            Input::Opened {
-                generation,
-                url,
-                result,
-            } if generation == self.generation => match result {
-                Ok(connection) => self.opened(now, url, connection),
-                Err(e) => self
-                    .session
-                    .handle_transport_error(now, format!("cannot connect to {url}: {e}")),
-            },
-            Input::Read { generation, data }
-                if generation == self.generation && self.live.is_some() =>
-            {
-                self.read(now, &data)
+            Input::Command(c) => self.engine.handle_command(now, c),
+            Input::Opened { generation, result } if generation == self.generation => {
+                self.opening = false;
+                match result {
+                    Ok(connection) => self.opened(connection),
+                    Err(e) => self.engine.handle_closed(now, Some(e.to_string())),
+                }
             }
-            Input::Closed { generation, error }
-                if generation == self.generation && self.live.is_some() =>
-            {
-                self.live = None;
-                match error {
-                    Some(e) => self.session.handle_transport_error(now, e.to_string()),
-                    None => self.session.handle_closed(now),
+            Input::Read { generation, data } if generation == self.generation => {
+                if let Some(live) = &self.live {
+                    let gate = live.gate.clone();
+                    self.engine.handle_bytes(now, &data);
+                    gate.handled();
+                }
+            }
+            Input::Closed { generation, error } if generation == self.generation => {
+                if let Some(live) = self.live.take() {
+                    live.close();
+                    self.engine.handle_closed(now, error.map(|e| e.to_string()));
                 }
             }
             _ => {}
         }
     }
 
-    fn command(&mut self, now: Instant, command: Command) {
-        match command {
-            Command::Connect { reply } => {
-                let _ = reply.send(self.session.connect(now).map_err(Error::from));
-            }
-            Command::Publish { message, reply } => {
-                let qos = message.qos;
-                let result = self.session.publish(now, message).map(|id| {
-                    let (tx, pending) = Pending::new();
-                    if qos == QoS::AtMostOnce {
-                        let _ = tx.send(Ok(Completion::Sent));
-                    } else {
-                        self.waiters.insert(id, tx);
+    /// Carries out the engine's instructions.
+    fn outputs(&mut self) {
+        while let Some(output) = self.engine.poll_output() {
+            match output {
+                Output::Open(url) => self.open(url),
+                Output::Close => {
+                    // Best effort: what the engine still has (a DISCONNECT) goes first.
+                    self.write();
+                    if let Some(live) = self.live.take() {
+                        live.close();
                     }
-                    pending
-                });
-                let _ = reply.send(result.map_err(Error::from));
-            }
-            Command::Subscribe {
-                subscriptions,
-                properties,
-                reply,
-            } => {
-                let result = self.session.subscribe(now, subscriptions, properties);
-                let _ = reply.send(self.register(result));
-            }
-            Command::Unsubscribe {
-                filters,
-                properties,
-                reply,
-            } => {
-                let result = self.session.unsubscribe(now, filters, properties);
-                let _ = reply.send(self.register(result));
-            }
-            Command::Acknowledge {
-                token,
-                reason_code,
-                reply,
-            } => {
-                let _ = reply.send(
-                    self.session
-                        .acknowledge(now, token, reason_code)
-                        .map_err(Error::from),
-                );
-            }
-            Command::Disconnect { options, reply } => {
-                let result = self.session.disconnect(now, options).map_err(Error::from);
-                self.drain(now);
-                let _ = reply.send(result);
-            }
-            Command::Close { reply } => {
-                self.close_transport();
-                let _ = self.session.disconnect(now, DisconnectOptions::default());
-                let _ = reply.send(Ok(()));
-            }
-        }
-    }
-
-    fn register(
-        &mut self,
-        result: Result<OperationId, mqtt_session::UsageError>,
-    ) -> Result<Pending, Error> {
-        let id = result?;
-        let (tx, pending) = Pending::new();
-        self.waiters.insert(id, tx);
-        Ok(pending)
-    }
-
-    /// Drains the session's outputs in the documented order until nothing is left.
-    fn drain(&mut self, now: Instant) {
-        loop {
-            let mut more = false;
-            while let Some(action) = self.session.poll_action() {
-                more = true;
-                match action {
-                    Action::Open { server } => self.open(&server),
-                    // Write what comes before the close (a DISCONNECT), then close.
-                    Action::Close => {
-                        self.write_pending(now);
-                        self.close_transport();
-                    }
-                    _ => {}
+                    // A connection attempt in progress is abandoned.
+                    self.generation += 1;
+                    self.opening = false;
+                    self.engine.handle_closed(self.clock.now(), None);
                 }
-            }
-            self.write_pending(now);
-            while let Some(event) = self.session.poll_event() {
-                more = true;
-                self.event(event);
-            }
-            if !more {
-                break;
+                _ => {}
             }
         }
     }
 
-    fn event(&mut self, event: Event) {
-        let done = match &event {
-            Event::PublishCompleted { id, reason_code } => {
-                Some((*id, Ok(Completion::Published(*reason_code))))
-            }
-            Event::SubscribeCompleted { id, reason_codes } => {
-                Some((*id, Ok(Completion::Subscribed(reason_codes.clone()))))
-            }
-            Event::UnsubscribeCompleted { id, reason_codes } => {
-                Some((*id, Ok(Completion::Unsubscribed(reason_codes.clone()))))
-            }
-            Event::OperationFailed { id, error } => {
-                Some((*id, Err(Error::Operation(error.clone()))))
-            }
-            _ => None,
-        };
-        if let Some((id, result)) = done
-            && let Some(waiter) = self.waiters.remove(&id)
-        {
-            let _ = waiter.send(result);
-        }
-        let _ = self.events.send(event);
-    }
-
-    /// Writes everything the session has for the connection, borrowing the bytes.
-    fn write_pending(&mut self, now: Instant) {
+    /// Writes everything pending: vectored, until done or the connection fails.
+    fn write(&mut self) {
         let Some(live) = &mut self.live else {
-            // No connection: nothing can be written.
-            let _ = self.session.write_transmit(|_| Ok::<(), ()>(()));
             return;
         };
-        let Live { writer, stack, .. } = live;
-        let result = self
-            .session
-            .write_transmit(|bytes| match &mut *stack {
-                Stack::Plain => writer.write_all(bytes),
-                stack => {
-                    let mut down = Vec::with_capacity(bytes.len() + 64);
-                    stack.send(bytes, &mut down)?;
-                    writer.write_all(&down)
+        let result = (|| -> io::Result<()> {
+            while self.engine.wants_write() {
+                let written = {
+                    let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                    let n = self.engine.transmit(&mut slices);
+                    live.writer.write_vectored(&slices[..n])?
+                };
+                if written == 0 {
+                    return Err(io::ErrorKind::WriteZero.into());
                 }
-            })
-            .and_then(|()| writer.flush());
+                self.engine.advance(written);
+            }
+            live.writer.flush()
+        })();
         if let Err(e) = result {
-            self.close_transport();
-            self.session
-                .handle_transport_error(now, format!("write failed: {e}"));
-        }
-    }
-
-    fn close_transport(&mut self) {
-        if let Some(mut live) = self.live.take() {
-            let _ = live.writer.flush();
-            if let Some(close) = live.closer.take() {
-                close();
+            if let Some(live) = self.live.take() {
+                live.close();
             }
+            self.generation += 1;
+            self.engine
+                .handle_write_error(self.clock.now(), e.to_string());
         }
     }
 
-    /// Opens a connection to `server` on a short-lived thread.
-    fn open(&mut self, server: &str) {
-        self.close_transport();
+    /// Opens a connection to `url` on a short-lived thread, so that a slow DNS lookup,
+    /// TCP or TLS connect never holds up commands.
+    fn open(&mut self, url: BrokerUrl) {
+        if let Some(live) = self.live.take() {
+            live.close();
+        }
         self.generation += 1;
+        self.opening = true;
         let generation = self.generation;
-        let base = self
-            .current_url
-            .clone()
-            .unwrap_or_else(|| self.first_url.clone());
-        let url = if server.contains("://") {
-            BrokerUrl::parse(server)
-        } else {
-            base.redirected(server)
-        };
         let input = self.input.clone();
-        let url = match url {
-            Ok(u) => u,
-            Err(e) => {
-                let _ = input.send(Input::Opened {
-                    generation,
-                    url: base,
-                    result: Err(io::Error::new(io::ErrorKind::InvalidInput, e.to_string())),
-                });
-                return;
-            }
-        };
-        self.current_url = Some(url.clone());
         let connector = self.connector.clone();
         let spawned = thread::Builder::new()
             .name("mqtt-connect".into())
@@ -393,94 +264,51 @@ impl Driver {
                     Ok(mut c) => c.connect(&url),
                     Err(_) => Err(io::Error::other("connector poisoned")),
                 };
-                let _ = input.send(Input::Opened {
-                    generation,
-                    url,
-                    result,
-                });
+                let _ = input.send(Input::Opened { generation, result });
             });
         if let Err(e) = spawned {
-            let _ = self.input.send(Input::Opened {
-                generation,
-                url: base,
-                result: Err(e),
-            });
+            self.opening = false;
+            self.engine
+                .handle_closed(self.clock.now(), Some(e.to_string()));
         }
     }
 
-    fn opened(&mut self, now: Instant, url: BrokerUrl, connection: Connection) {
+    fn opened(&mut self, connection: Connection) {
         let Connection {
             reader,
             writer,
             closer,
         } = connection;
-        let mut down = Vec::new();
-        let stack = match Stack::start(&url, &self.tls, &self.ws_headers, &mut down) {
-            Ok(s) => s,
-            Err(e) => {
-                if let Some(c) = closer {
-                    c();
-                }
-                self.session.handle_transport_error(now, e.to_string());
-                return;
-            }
-        };
-        self.received.clear();
+        let gate = Arc::new(ReadGate::default());
         self.live = Some(Live {
             writer,
             closer,
-            stack,
+            gate: gate.clone(),
         });
-        if !down.is_empty() {
-            self.write_raw(now, &down);
-        }
         let generation = self.generation;
         let input = self.input.clone();
+        let events = self.events.clone();
         let _ = thread::Builder::new()
             .name("mqtt-read".into())
-            .spawn(move || read_loop(reader, generation, input));
-        self.session.handle_connected(now);
-    }
-
-    fn write_raw(&mut self, now: Instant, bytes: &[u8]) {
-        let Some(live) = &mut self.live else { return };
-        if let Err(e) = live
-            .writer
-            .write_all(bytes)
-            .and_then(|()| live.writer.flush())
-        {
-            self.close_transport();
-            self.session
-                .handle_transport_error(now, format!("write failed: {e}"));
-        }
-    }
-
-    fn read(&mut self, now: Instant, data: &[u8]) {
-        let Some(live) = &mut self.live else { return };
-        let mut down = Vec::new();
-        match live.stack.receive(data, &mut self.received, &mut down) {
-            Ok(open) => {
-                if !down.is_empty() {
-                    self.write_raw(now, &down);
-                }
-                self.session.handle_read(now, &mut self.received);
-                if !open {
-                    self.close_transport();
-                    self.session.handle_closed(now);
-                }
-            }
-            Err(e) => {
-                self.close_transport();
-                self.session.handle_transport_error(now, e.to_string());
-            }
-        }
+            .spawn(move || read_loop(reader, generation, input, gate, events));
+        self.engine.handle_opened(self.clock.now());
     }
 }
 
-/// The reader thread of one connection: blocks in `read` and passes bytes on.
-fn read_loop(mut reader: Box<dyn Read + Send>, generation: u64, input: Sender<Input>) {
-    let mut buf = vec![0u8; 64 * 1024];
+/// The reader thread of one connection: blocks in `read` and passes bytes on, one chunk
+/// at a time, and not while the application's events are full.
+fn read_loop(
+    mut reader: Box<dyn Read + Send>,
+    generation: u64,
+    input: Sender<Input>,
+    gate: Arc<ReadGate>,
+    events: Arc<EventQueue>,
+) {
     loop {
+        if !gate.wait(&events) {
+            return;
+        }
+        let mut buf = BytesMut::zeroed(READ_CHUNK);
         match reader.read(&mut buf) {
             Ok(0) => {
                 let _ = input.send(Input::Closed {
@@ -490,7 +318,9 @@ fn read_loop(mut reader: Box<dyn Read + Send>, generation: u64, input: Sender<In
                 return;
             }
             Ok(n) => {
-                let data = Bytes::copy_from_slice(&buf[..n]);
+                buf.truncate(n);
+                gate.sent();
+                let data = buf.freeze();
                 if input.send(Input::Read { generation, data }).is_err() {
                     return;
                 }

@@ -1,15 +1,15 @@
 //! A blocking MQTT 3.1 / 3.1.1 / 5.0 client on std sockets: TCP, TLS (rustls),
 //! WebSocket (tungstenite), and any byte stream the application brings.
 //!
-//! The protocol lives in [`mqtt_session`]; this crate only moves bytes, runs timers on
-//! threads, and hands out events. [`Client`] is a cloneable handle; [`Events`] iterates
-//! incoming messages, connection changes and completions; each publish, subscribe and
-//! unsubscribe returns a [`Pending`] to wait on for the broker's answer.
+//! The protocol lives in [`mqtt_session`], everything else that is not waiting in
+//! [`mqtt_engine`] (shared with the async client `mqtt-smol`); this crate only moves
+//! bytes and runs timers on threads. [`Client`] is a cloneable handle; [`Events`]
+//! iterates incoming messages and connection changes; each publish, subscribe and
+//! unsubscribe returns a [`Pending`] to wait on for the broker's answer. Everything an
+//! application needs is re-exported here, so one `use` line serves.
 //!
 //! ```no_run
-//! use mqtt_proto::QoS;
-//! use mqtt_session::Event;
-//! use mqtt_std::{Client, ClientOptions};
+//! use mqtt_std::{Client, ClientOptions, Event, QoS};
 //!
 //! let options = ClientOptions::new("mqtt://127.0.0.1:1883", "demo")?.keep_alive(30);
 //! let (client, events) = Client::connect(options)?;
@@ -32,19 +32,12 @@
 
 mod client;
 mod driver;
-mod error;
-mod options;
-mod tls;
-mod transport;
-mod url;
-mod websocket;
+mod tcp;
 
-pub use client::{Client, Completion, Events, Pending};
-pub use error::Error;
-pub use options::ClientOptions;
-pub use tls::TlsOptions;
-pub use transport::{Connection, Connector};
-pub use url::{BrokerUrl, Scheme};
+pub use client::{Client, Events};
+pub use mqtt_engine::prelude::*;
+pub use mqtt_engine::{Connection, Connector};
 
+pub use mqtt_engine;
 pub use mqtt_proto;
 pub use mqtt_session;

@@ -1,9 +1,8 @@
-//! Byte streams: TCP, or any stream the application connects itself, and the layers
-//! (TLS, WebSocket) a URL's scheme stacks on top.
+//! The protocol layers a broker URL's scheme puts between the byte stream and MQTT:
+//! nothing (`mqtt://`), TLS (`mqtts://`), WebSocket (`ws://`), or both (`wss://`). All
+//! of them are sans-I/O: bytes in, bytes out.
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::io;
 
 use bytes::BytesMut;
 
@@ -12,76 +11,7 @@ use crate::tls::{TlsLayer, TlsOptions};
 use crate::url::BrokerUrl;
 use crate::websocket::WsLayer;
 
-/// An open byte stream to a broker, in two halves: the reading half is read on its own
-/// thread, the writing half written by the client's I/O thread.
-pub struct Connection {
-    /// The reading half.
-    pub reader: Box<dyn Read + Send>,
-    /// The writing half.
-    pub writer: Box<dyn Write + Send>,
-    /// Closes the stream so that a blocked read returns (for TCP: `shutdown`).
-    pub closer: Option<Box<dyn FnOnce() + Send>>,
-}
-
-impl Connection {
-    /// Splits a TCP stream (with `TCP_NODELAY`, and a write timeout so a dead link cannot
-    /// block the client forever).
-    pub fn from_tcp(stream: TcpStream) -> io::Result<Connection> {
-        stream.set_nodelay(true)?;
-        stream.set_write_timeout(Some(Duration::from_secs(30)))?;
-        let reader = stream.try_clone()?;
-        let closer = stream.try_clone()?;
-        Ok(Connection {
-            reader: Box::new(reader),
-            writer: Box::new(stream),
-            closer: Some(Box::new(move || {
-                let _ = closer.shutdown(Shutdown::Both);
-            })),
-        })
-    }
-}
-
-/// Opens connections for the client: the default one dials TCP; a custom one lets the
-/// application bring its own transport (a Unix socket, a serial link, an in-memory pipe).
-///
-/// It is called on a separate thread for every connection attempt with the broker URL
-/// (TLS and WebSocket are layered on top by the client when the URL's scheme asks).
-pub trait Connector: Send + 'static {
-    /// Opens a byte stream to `url`.
-    fn connect(&mut self, url: &BrokerUrl) -> io::Result<Connection>;
-}
-
-impl<F> Connector for F
-where
-    F: FnMut(&BrokerUrl) -> io::Result<Connection> + Send + 'static,
-{
-    fn connect(&mut self, url: &BrokerUrl) -> io::Result<Connection> {
-        self(url)
-    }
-}
-
-/// Dials TCP to the URL's host and port, trying each address in turn.
-pub(crate) struct TcpConnector {
-    pub(crate) timeout: Duration,
-}
-
-impl Connector for TcpConnector {
-    fn connect(&mut self, url: &BrokerUrl) -> io::Result<Connection> {
-        let mut last = io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("{} resolves to no address", url.host),
-        );
-        for addr in (url.host.as_str(), url.port).to_socket_addrs()? {
-            match TcpStream::connect_timeout(&addr, self.timeout) {
-                Ok(s) => return Connection::from_tcp(s),
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
-    }
-}
-
-/// The protocol layers above the byte stream.
+/// The layers of one connection.
 pub(crate) enum Stack {
     Plain,
     Tls(Box<TlsLayer>),
@@ -128,6 +58,12 @@ impl Stack {
                 Stack::TlsWs(Box::new(t), w)
             }
         })
+    }
+
+    /// Whether MQTT bytes pass through unchanged (so received bytes need no second
+    /// buffer and sent payloads need no copy).
+    pub(crate) fn is_plain(&self) -> bool {
+        matches!(self, Stack::Plain)
     }
 
     /// Bytes read from the stream; MQTT bytes to `up`, replies to `down`. `Ok(false)`:

@@ -1,20 +1,25 @@
-//! Client configuration: a broker URL plus every option and policy of the session.
+//! Client configuration: a broker URL plus every option and policy of the session, the
+//! TLS and WebSocket settings, and what the drivers need to open connections. One
+//! definition for both drivers.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use mqtt_proto::{MqttString, ProtocolVersion, Will};
-use mqtt_session::Options;
+use mqtt_session::{Options, ReconnectPolicy};
 
 use crate::error::Error;
 use crate::tls::TlsOptions;
-use crate::transport::Connector;
+use crate::transport::{AsyncConnector, Connector, CustomConnector};
 use crate::url::BrokerUrl;
 
-/// Everything the blocking client is configured with.
+/// Events held for the application before the client stops reading the socket.
+pub const DEFAULT_EVENT_BUFFER: usize = 1024;
+
+/// Everything a client (blocking or async) is configured with.
 ///
 /// ```
-/// use mqtt_std::ClientOptions;
+/// use mqtt_engine::ClientOptions;
 /// use mqtt_proto::ProtocolVersion;
 ///
 /// let options = ClientOptions::new("mqtt://127.0.0.1:1883", "sensor-17")?
@@ -24,14 +29,26 @@ use crate::url::BrokerUrl;
 ///     .clean_start(false)
 ///     // Anything else the session knows (see `mqtt_session::Options`):
 ///     .session(|o| o.max_in_flight = Some(10));
-/// # Ok::<(), mqtt_std::Error>(())
+/// # Ok::<(), mqtt_engine::Error>(())
 /// ```
 pub struct ClientOptions {
     pub(crate) session: Options,
     pub(crate) tls: TlsOptions,
     pub(crate) ws_headers: Vec<(String, String)>,
-    pub(crate) connector: Option<Box<dyn Connector>>,
+    pub(crate) connector: Option<CustomConnector>,
     pub(crate) connect_timeout: Duration,
+    pub(crate) event_buffer: usize,
+}
+
+/// What a driver keeps of the options to open connections (the rest goes to the
+/// [`Engine`](crate::Engine)).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct DriverOptions {
+    /// The application's own transport, if it brings one.
+    pub connector: Option<CustomConnector>,
+    /// How long to wait for the first connection; also the TCP connect timeout.
+    pub connect_timeout: Duration,
 }
 
 impl std::fmt::Debug for ClientOptions {
@@ -40,7 +57,9 @@ impl std::fmt::Debug for ClientOptions {
             .field("session", &self.session)
             .field("tls", &self.tls)
             .field("ws_headers", &self.ws_headers)
-            .field("custom_connector", &self.connector.is_some())
+            .field("connector", &self.connector)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("event_buffer", &self.event_buffer)
             .finish()
     }
 }
@@ -59,7 +78,39 @@ impl ClientOptions {
             ws_headers: Vec::new(),
             connector: None,
             connect_timeout: Duration::from_secs(10),
+            event_buffer: DEFAULT_EVENT_BUFFER,
         })
+    }
+
+    /// How long a driver's `connect` waits for the first connection.
+    pub fn driver_connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// Splits the options into the session's and the driver's parts.
+    pub(crate) fn into_parts(self) -> (ClientOptions, DriverOptions) {
+        let ClientOptions {
+            session,
+            tls,
+            ws_headers,
+            connector,
+            connect_timeout,
+            event_buffer,
+        } = self;
+        (
+            ClientOptions {
+                session,
+                tls,
+                ws_headers,
+                connector: None,
+                connect_timeout,
+                event_buffer,
+            },
+            DriverOptions {
+                connector,
+                connect_timeout,
+            },
+        )
     }
 
     /// Changes the session options directly: every CONNECT field and client policy.
@@ -133,15 +184,50 @@ impl ClientOptions {
         self
     }
 
-    /// Opens connections with `connector` instead of dialing TCP: bring your own
-    /// transport.
+    /// Opens connections with `connector` instead of dialing TCP, for the blocking client
+    /// (`mqtt-std`): bring your own transport.
     pub fn connector(mut self, connector: impl Connector) -> ClientOptions {
-        self.connector = Some(Box::new(connector));
+        self.connector = Some(CustomConnector::Blocking(Box::new(connector)));
         self
     }
 
-    /// How long [`Client::connect`](crate::Client::connect) waits for the first
-    /// connection (default 10 s); also the TCP connect timeout.
+    /// Opens connections with `connector` instead of dialing TCP, for the async client
+    /// (`mqtt-smol`): any `AsyncRead + AsyncWrite` the application opens.
+    pub fn async_connector(mut self, connector: impl AsyncConnector) -> ClientOptions {
+        self.connector = Some(CustomConnector::Async(Box::new(connector)));
+        self
+    }
+
+    /// Reconnects after a lost connection with this policy (back-off, jitter seed).
+    /// Reconnecting is on by default.
+    pub fn reconnect(mut self, policy: ReconnectPolicy) -> ClientOptions {
+        self.session.reconnect = policy;
+        self
+    }
+
+    /// Never reconnects: a lost connection ends the client.
+    pub fn no_reconnect(mut self) -> ClientOptions {
+        self.session.reconnect.enabled = false;
+        self
+    }
+
+    /// Acknowledge incoming QoS 1/2 messages by hand (with the message's `AckToken`)
+    /// instead of as they are handed out.
+    pub fn manual_acks(mut self, manual: bool) -> ClientOptions {
+        self.session.auto_ack = !manual;
+        self
+    }
+
+    /// How many events the client holds for the application before it stops reading the
+    /// socket (default [`DEFAULT_EVENT_BUFFER`]): when the application falls behind, the
+    /// broker holds the messages instead of this process's memory.
+    pub fn event_buffer(mut self, events: usize) -> ClientOptions {
+        self.event_buffer = events.max(1);
+        self
+    }
+
+    /// How long the client's `connect` waits for the first connection (default 10 s);
+    /// also the TCP connect timeout.
     pub fn connect_timeout(mut self, timeout: Duration) -> ClientOptions {
         self.connect_timeout = timeout;
         self

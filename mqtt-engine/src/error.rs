@@ -1,4 +1,4 @@
-//! Errors of the blocking client.
+//! Errors of both clients: one type, the same in `mqtt-std` and `mqtt-smol`.
 
 use std::fmt;
 use std::io;
@@ -30,6 +30,8 @@ pub enum Error {
     WebSocket(String),
     /// An I/O error.
     Io(io::Error),
+    /// The options do not fit this client (the message says what to use instead).
+    Configuration(String),
     /// No answer within the time allowed.
     Timeout,
     /// The client was closed (disconnect, or every handle dropped).
@@ -56,6 +58,7 @@ impl fmt::Display for Error {
             Error::Tls(e) => write!(f, "TLS: {e}"),
             Error::WebSocket(e) => write!(f, "WebSocket: {e}"),
             Error::Io(e) => write!(f, "I/O: {e}"),
+            Error::Configuration(e) => write!(f, "configuration: {e}"),
             Error::Timeout => f.write_str("timed out waiting for the broker"),
             Error::Closed => f.write_str("the client is closed"),
         }

@@ -52,7 +52,7 @@ impl Scheme {
 /// A parsed broker URL.
 ///
 /// ```
-/// use mqtt_std::{BrokerUrl, Scheme};
+/// use mqtt_engine::{BrokerUrl, Scheme};
 /// let url = BrokerUrl::parse("wss://broker.example.com/mqtt").unwrap();
 /// assert_eq!((url.scheme, url.host.as_str(), url.port, url.path.as_str()),
 ///            (Scheme::Wss, "broker.example.com", 443, "/mqtt"));

@@ -24,7 +24,7 @@ enum Roots {
 /// platform's and the bundled public roots.
 ///
 /// ```
-/// use mqtt_std::TlsOptions;
+/// use mqtt_engine::TlsOptions;
 /// // ALPN "x-amzn-mqtt-ca" lets AWS IoT Core take MQTT on port 443.
 /// let tls = TlsOptions::new().with_alpn(["x-amzn-mqtt-ca"]);
 /// ```

@@ -1,0 +1,314 @@
+//! How an operation's outcome reaches whoever waits for it: one shared slot per
+//! operation, written once by the engine, read by a blocking waiter or a future.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use mqtt_proto::ReasonCode;
+
+use crate::error::Error;
+
+/// How a publish, subscribe or unsubscribe ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Completion {
+    /// A QoS 0 publish was handed to the connection (or another command was carried
+    /// out).
+    Sent,
+    /// A QoS 1/2 publish was acknowledged (PUBACK / PUBCOMP reason code).
+    Published(ReasonCode),
+    /// SUBACK: granted QoS or failure per filter.
+    Subscribed(Vec<ReasonCode>),
+    /// UNSUBACK: per filter.
+    Unsubscribed(Vec<ReasonCode>),
+}
+
+#[derive(Default)]
+struct SlotState {
+    /// The engine took the command (it passed the session's checks).
+    accepted: bool,
+    result: Option<Result<Completion, Error>>,
+    /// The result was handed out.
+    taken: bool,
+    waker: Option<Waker>,
+}
+
+/// The one place an operation's outcome is written to (by the engine) and read from (by
+/// [`Pending`]). Cheap: one allocation, no channel.
+#[derive(Default)]
+pub struct Slot {
+    state: Mutex<SlotState>,
+    changed: Condvar,
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slot")
+            .field("done", &self.is_done())
+            .finish()
+    }
+}
+
+impl Slot {
+    /// A new, empty slot.
+    pub fn new() -> Arc<Slot> {
+        Arc::new(Slot::default())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Marks the command as taken by the session (its local checks passed).
+    pub fn accept(&self) {
+        let waker = {
+            let mut s = self.lock();
+            s.accepted = true;
+            s.waker.take()
+        };
+        self.changed.notify_all();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Writes the outcome; only the first one counts.
+    pub fn complete(&self, result: Result<Completion, Error>) {
+        let waker = {
+            let mut s = self.lock();
+            if s.result.is_some() || s.taken {
+                return;
+            }
+            s.result = Some(result);
+            s.waker.take()
+        };
+        self.changed.notify_all();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Whether the outcome was written (or already handed out).
+    pub fn is_done(&self) -> bool {
+        let s = self.lock();
+        s.result.is_some() || s.taken
+    }
+
+    /// Blocks until the engine accepted the command or refused it; a refusal is
+    /// returned (and consumed), an acceptance leaves the outcome to [`Pending`].
+    pub fn wait_accepted(&self) -> Result<(), Error> {
+        let mut s = self.lock();
+        loop {
+            if s.accepted || matches!(s.result, Some(Ok(_))) {
+                return Ok(());
+            }
+            if let Some(Err(_)) = &s.result {
+                s.taken = true;
+                return s
+                    .result
+                    .take()
+                    .map_or(Err(Error::Closed), |r| r.map(|_| ()));
+            }
+            s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn take(s: &mut SlotState) -> Option<Result<Completion, Error>> {
+        if s.taken {
+            return Some(Err(Error::Closed));
+        }
+        let r = s.result.take()?;
+        s.taken = true;
+        Some(r)
+    }
+
+    fn wait_until(&self, deadline: Option<Instant>) -> Result<Completion, Error> {
+        let mut s = self.lock();
+        loop {
+            if let Some(r) = Slot::take(&mut s) {
+                return r;
+            }
+            s = match deadline {
+                None => self.changed.wait(s).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(Error::Timeout);
+                    }
+                    self.changed
+                        .wait_timeout(s, left)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+}
+
+/// The writing end of a [`Slot`], carried by a [`Command`](crate::Command): if it is
+/// dropped unwritten (the client closed before the command was carried out), the
+/// operation fails with [`Error::Closed`], so no waiter ever waits forever.
+pub struct Reply(Arc<Slot>);
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Reply {
+    /// A new slot: the reply to write into it, and the [`Pending`] that reads it.
+    pub fn new() -> (Reply, Pending) {
+        let slot = Slot::new();
+        (Reply(slot.clone()), Pending { slot })
+    }
+
+    /// Marks the command as taken by the session (see [`Slot::accept`]).
+    pub fn accept(&self) {
+        self.0.accept();
+    }
+
+    /// Writes the outcome (the first one counts).
+    pub fn complete(&self, result: Result<Completion, Error>) {
+        self.0.complete(result);
+    }
+
+    /// Whether nobody waits for the outcome any more (its [`Pending`] was dropped).
+    pub fn is_abandoned(&self) -> bool {
+        Arc::strong_count(&self.0) == 1
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        self.0.complete(Err(Error::Closed));
+    }
+}
+
+/// An operation in progress: its outcome once the broker answered.
+///
+/// Wait for it on a thread ([`Pending::wait`], [`Pending::wait_timeout`]) or `.await` it
+/// (it is a `Future`; awaiting it in async code never blocks the executor). Dropping it
+/// does not cancel the operation: the message is still published, the subscription still
+/// made; only its outcome is no longer reported (a failure is logged at `warn`).
+#[must_use = "the operation goes on without it; keep it to learn how it ended"]
+pub struct Pending {
+    slot: Arc<Slot>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("done", &self.slot.is_done())
+            .finish()
+    }
+}
+
+impl Pending {
+    /// Blocks until the engine accepted the command or refused it (see
+    /// [`Slot::wait_accepted`]): for a blocking client that reports refusals at once.
+    pub fn wait_accepted(&self) -> Result<(), Error> {
+        self.slot.wait_accepted()
+    }
+
+    /// A handle that is already complete.
+    pub fn ready(result: Result<Completion, Error>) -> Pending {
+        let slot = Slot::new();
+        slot.complete(result);
+        Pending { slot }
+    }
+
+    /// Blocks the thread until the broker answered (do not call it in async code:
+    /// `.await` the handle there).
+    pub fn wait(self) -> Result<Completion, Error> {
+        self.slot.wait_until(None)
+    }
+
+    /// Blocks at most `timeout`; `Err(Error::Timeout)` if no answer came by then (the
+    /// handle can be waited on again).
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<Completion, Error> {
+        self.slot.wait_until(Some(Instant::now() + timeout))
+    }
+
+    /// The outcome if it is known now, without waiting.
+    pub fn try_result(&self) -> Option<Result<Completion, Error>> {
+        Slot::take(&mut self.slot.lock())
+    }
+
+    /// Whether the outcome is known.
+    pub fn is_done(&self) -> bool {
+        self.slot.is_done()
+    }
+}
+
+impl Future for Pending {
+    type Output = Result<Completion, Error>;
+
+    /// Cancellation safe: dropping the future leaves the operation running.
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut s = self.slot.lock();
+        match Slot::take(&mut s) {
+            Some(r) => Poll::Ready(r),
+            None => {
+                match &s.waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => s.waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_outcome_wins_and_is_handed_out_once() {
+        let (reply, pending) = Reply::new();
+        assert!(pending.try_result().is_none());
+        reply.complete(Ok(Completion::Sent));
+        reply.complete(Err(Error::Timeout));
+        assert_eq!(pending.try_result().unwrap().unwrap(), Completion::Sent);
+        assert!(matches!(pending.try_result(), Some(Err(Error::Closed))));
+    }
+
+    #[test]
+    fn wait_timeout_can_be_repeated() {
+        let (reply, pending) = Reply::new();
+        assert!(matches!(
+            pending.wait_timeout(Duration::from_millis(5)),
+            Err(Error::Timeout)
+        ));
+        let t = std::thread::spawn(move || {
+            reply.complete(Ok(Completion::Published(ReasonCode::Success)))
+        });
+        assert_eq!(
+            pending.wait_timeout(Duration::from_secs(5)).unwrap(),
+            Completion::Published(ReasonCode::Success)
+        );
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn a_refusal_before_acceptance_is_returned_by_wait_accepted() {
+        let slot = Slot::new();
+        slot.complete(Err(Error::Closed));
+        assert!(matches!(slot.wait_accepted(), Err(Error::Closed)));
+        let slot = Slot::new();
+        slot.accept();
+        assert!(slot.wait_accepted().is_ok());
+    }
+
+    #[test]
+    fn a_reply_dropped_unwritten_fails_the_operation() {
+        let (reply, pending) = Reply::new();
+        assert!(!reply.is_abandoned());
+        drop(reply);
+        assert!(matches!(pending.wait(), Err(Error::Closed)));
+    }
+}

@@ -1,0 +1,262 @@
+//! The events on their way to the application: a bounded queue between the engine
+//! (which fills it) and the application's event iterator or stream (which empties it).
+//!
+//! The bound is the client's back-pressure: while the queue is full the engine says it
+//! does not want to read ([`Engine::wants_read`](crate::Engine::wants_read)), the driver
+//! stops reading the socket, and the broker holds the messages.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use mqtt_session::Event;
+
+use crate::error::Error;
+
+struct Inner {
+    queue: VecDeque<Event>,
+    closed: bool,
+    /// The application waiting for an event.
+    consumer: Option<Waker>,
+    /// The driver waiting for room.
+    producer: Option<Waker>,
+}
+
+/// Events waiting for the application; shared by the engine and the driver's event
+/// iterator or stream.
+pub struct EventQueue {
+    inner: Mutex<Inner>,
+    changed: Condvar,
+    capacity: usize,
+}
+
+impl std::fmt::Debug for EventQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventQueue")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+impl EventQueue {
+    /// A queue that stops the reading of the socket once `capacity` events wait.
+    pub fn new(capacity: usize) -> Arc<EventQueue> {
+        Arc::new(EventQueue {
+            inner: Mutex::new(Inner {
+                queue: VecDeque::new(),
+                closed: false,
+                consumer: None,
+                producer: None,
+            }),
+            changed: Condvar::new(),
+            capacity: capacity.max(1),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many events make the queue full.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Events waiting now.
+    pub fn len(&self) -> usize {
+        self.lock().queue.len()
+    }
+
+    /// Whether no event waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the queue is below its bound (the socket may be read).
+    pub fn has_room(&self) -> bool {
+        self.lock().queue.len() < self.capacity
+    }
+
+    /// Appends events (the engine's hand-out after a round of inputs: one lock).
+    pub(crate) fn push_all(&self, events: &mut Vec<Event>) {
+        if events.is_empty() {
+            return;
+        }
+        let waker = {
+            let mut inner = self.lock();
+            inner.queue.extend(events.drain(..));
+            inner.consumer.take()
+        };
+        self.changed.notify_all();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Puts an event back at the front (a driver that looked at the first event before
+    /// handing the stream to the application).
+    pub fn put_back(&self, event: Event) {
+        self.lock().queue.push_front(event);
+        self.changed.notify_all();
+    }
+
+    /// Ends the stream once the queued events are taken.
+    pub fn close(&self) {
+        let (consumer, producer) = {
+            let mut inner = self.lock();
+            inner.closed = true;
+            (inner.consumer.take(), inner.producer.take())
+        };
+        self.changed.notify_all();
+        for w in [consumer, producer].into_iter().flatten() {
+            w.wake();
+        }
+    }
+
+    /// Whether the stream ended (closed and empty).
+    pub fn is_finished(&self) -> bool {
+        let inner = self.lock();
+        inner.closed && inner.queue.is_empty()
+    }
+
+    fn pop(&self, inner: &mut Inner) -> Option<Event> {
+        let event = inner.queue.pop_front()?;
+        if inner.queue.len() < self.capacity
+            && let Some(w) = inner.producer.take()
+        {
+            w.wake();
+        }
+        Some(event)
+    }
+
+    /// The next event if one waits.
+    pub fn try_next(&self) -> Option<Event> {
+        let mut inner = self.lock();
+        let e = self.pop(&mut inner);
+        drop(inner);
+        if e.is_some() {
+            self.changed.notify_all();
+        }
+        e
+    }
+
+    /// Blocks until an event arrives or (with `timeout`) the time is up:
+    /// `Err(Error::Timeout)`, or `Err(Error::Closed)` once the stream ended.
+    pub fn next_blocking(&self, timeout: Option<Duration>) -> Result<Event, Error> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut inner = self.lock();
+        loop {
+            if let Some(e) = self.pop(&mut inner) {
+                drop(inner);
+                self.changed.notify_all();
+                return Ok(e);
+            }
+            if inner.closed {
+                return Err(Error::Closed);
+            }
+            inner = match deadline {
+                None => self.changed.wait(inner).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(Error::Timeout);
+                    }
+                    self.changed
+                        .wait_timeout(inner, left)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+
+    /// The next event for an async consumer; `Ready(None)` once the stream ended.
+    pub fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        let mut inner = self.lock();
+        if let Some(e) = self.pop(&mut inner) {
+            drop(inner);
+            self.changed.notify_all();
+            return Poll::Ready(Some(e));
+        }
+        if inner.closed {
+            return Poll::Ready(None);
+        }
+        inner.consumer = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// For an async driver: `Ready` once there is room (or the stream ended), else the
+    /// waker is woken when the application takes an event.
+    pub fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut inner = self.lock();
+        if inner.queue.len() < self.capacity || inner.closed {
+            return Poll::Ready(());
+        }
+        inner.producer = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// For a blocking driver: waits until there is room, the stream ended, or `timeout`
+    /// passed; returns whether there is room.
+    pub fn wait_room(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut inner = self.lock();
+        loop {
+            if inner.closed {
+                return false;
+            }
+            if inner.queue.len() < self.capacity {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            inner = self
+                .changed
+                .wait_timeout(inner, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mqtt_session::DisconnectReason;
+
+    fn event() -> Event {
+        Event::Disconnected {
+            reason: DisconnectReason::Requested,
+            reconnect_at: None,
+        }
+    }
+
+    #[test]
+    fn bound_and_order() {
+        let q = EventQueue::new(2);
+        assert!(q.has_room());
+        q.push_all(&mut vec![event(), event()]);
+        assert!(!q.has_room());
+        assert!(q.try_next().is_some());
+        assert!(q.has_room());
+        q.close();
+        assert!(!q.is_finished());
+        assert!(q.next_blocking(None).is_ok());
+        assert!(matches!(q.next_blocking(None), Err(Error::Closed)));
+        assert!(q.is_finished());
+    }
+
+    #[test]
+    fn timeout_when_nothing_arrives() {
+        let q = EventQueue::new(4);
+        assert!(matches!(
+            q.next_blocking(Some(Duration::from_millis(5))),
+            Err(Error::Timeout)
+        ));
+        assert!(q.wait_room(Duration::from_millis(1)));
+    }
+}
