@@ -22,8 +22,10 @@ use crate::stack::Stack;
 use crate::tls::TlsOptions;
 use crate::url::BrokerUrl;
 
-/// How much is read from the socket at a time.
-pub const READ_CHUNK: usize = 16 * 1024;
+/// The most read from the socket at a time.
+pub const MAX_READ: usize = 64 * 1024;
+/// The least read from the socket at a time.
+const MIN_READ: usize = 1024;
 
 /// An instruction for the driver, from [`Engine::poll_output`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +82,10 @@ pub struct Engine {
     /// Bytes read from the stream (on plain TCP: the session's receive buffer).
     raw: BytesMut,
     raw_mark: usize,
+    /// How much the next read asks for: doubles when a read fills it, halves when reads
+    /// use little of it, so that a message held by the application pins about its own
+    /// size of buffer and a busy connection reads in large chunks.
+    read_size: usize,
     now: Instant,
     finished: bool,
 }
@@ -124,6 +130,7 @@ impl Engine {
             handout: Vec::new(),
             raw: BytesMut::new(),
             raw_mark: 0,
+            read_size: 4 * MIN_READ,
             now: Instant::ZERO,
             finished: false,
         };
@@ -310,12 +317,12 @@ impl Engine {
         self.pump();
     }
 
-    /// Where the driver reads the next bytes into (at most [`READ_CHUNK`]); then it calls
+    /// Where the driver reads the next bytes into (at most [`MAX_READ`]); then it calls
     /// [`Engine::handle_read`] with how many it read. On plain TCP this is the session's
     /// own receive buffer: received bytes are never copied before decoding.
     pub fn read_buffer(&mut self) -> &mut [u8] {
         let len = self.raw.len();
-        self.raw.resize(len + READ_CHUNK, 0);
+        self.raw.resize(len + self.read_size, 0);
         self.raw_mark = len;
         &mut self.raw[len..]
     }
@@ -323,6 +330,12 @@ impl Engine {
     /// The read into [`Engine::read_buffer`] did not happen (the stream had nothing).
     pub fn read_cancelled(&mut self) {
         self.raw.truncate(self.raw_mark);
+        self.release_read_buffer();
+    }
+
+    /// The stream has nothing more to read for now: unless a partial packet waits, the
+    /// read buffer is given back, so an idle connection holds none.
+    pub fn release_read_buffer(&mut self) {
         if self.raw.is_empty() {
             self.raw = BytesMut::new();
         }
@@ -344,7 +357,13 @@ impl Engine {
     pub fn handle_read(&mut self, now: Instant, n: usize) {
         self.set_now(now);
         let mark = self.raw_mark;
-        self.raw.truncate(mark + n.min(READ_CHUNK));
+        let n = n.min(self.read_size);
+        self.raw.truncate(mark + n);
+        if n == self.read_size {
+            self.read_size = (self.read_size * 2).min(MAX_READ);
+        } else if n < self.read_size / 4 {
+            self.read_size = (self.read_size / 2).max(MIN_READ);
+        }
         if n == 0 {
             self.handle_closed(now, None);
             return;
@@ -370,10 +389,6 @@ impl Engine {
                 }
                 Err(e) => self.lost(Some(e.to_string())),
             }
-        }
-        if self.raw.is_empty() {
-            // Nothing partial waits: give the memory back while idle.
-            self.raw = BytesMut::new();
         }
         self.pump();
     }

@@ -86,7 +86,7 @@ mod websocket;
 
 pub use command::{Command, Mailbox};
 pub use completion::{Completion, Pending, Reply, Slot};
-pub use engine::{Clock, Engine, FirstConnection, Output, READ_CHUNK};
+pub use engine::{Clock, Engine, FirstConnection, MAX_READ, Output};
 pub use error::Error;
 pub use events::EventQueue;
 pub use options::{ClientOptions, DEFAULT_EVENT_BUFFER, DriverOptions};

@@ -206,7 +206,10 @@ impl Inner {
             };
             let result = match stream {
                 Stream::Tcp(tcp) => match tcp.poll_readable(cx) {
-                    Poll::Pending => break,
+                    Poll::Pending => {
+                        self.engine.release_read_buffer();
+                        break;
+                    }
                     Poll::Ready(Err(e)) => Err(e),
                     Poll::Ready(Ok(())) => {
                         let buf = self.engine.read_buffer();

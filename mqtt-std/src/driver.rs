@@ -10,8 +10,10 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use mqtt_engine::{
     BrokerUrl, Clock, Command, Connection, Connector, Engine, EventQueue, MAX_SLICES, Output,
-    READ_CHUNK,
 };
+
+/// What the reader thread reads at a time.
+const READ_BUFFER: usize = 16 * 1024;
 
 /// Everything that wakes the I/O thread.
 pub(crate) enum Input {
@@ -308,7 +310,7 @@ fn read_loop(
         if !gate.wait(&events) {
             return;
         }
-        let mut buf = BytesMut::zeroed(READ_CHUNK);
+        let mut buf = BytesMut::zeroed(READ_BUFFER);
         match reader.read(&mut buf) {
             Ok(0) => {
                 let _ = input.send(Input::Closed {
