@@ -73,12 +73,12 @@ fn memory_stays_flat_while_100_000_messages_arrive_unread() {
             .publish("bp/load", QoS::AtLeastOnce, false, message)
             .unwrap_or_else(|e| panic!("publish {i}: {e}"));
         // Keep the publisher's own queue short: wait now and then.
-        if i % 500 == 499 {
-            if let Some(p) = last.take() {
-                let p: crate::driver::Pending = p;
-                p.wait_timeout(WAIT)
-                    .unwrap_or_else(|e| panic!("publish {i}: {e}"));
-            }
+        if i % 500 == 499
+            && let Some(p) = last.take()
+        {
+            let p: crate::driver::Pending = p;
+            p.wait_timeout(WAIT)
+                .unwrap_or_else(|e| panic!("publish {i}: {e}"));
         }
         last = Some(pending);
     }
