@@ -341,6 +341,19 @@ impl Engine {
         }
     }
 
+    /// The driver is about to sleep: memory held for bytes and events that are no
+    /// longer pending is given back (read and transmit buffers, empty queues), so an
+    /// idle connection holds only its protocol state.
+    pub fn release_idle_memory(&mut self) {
+        self.release_read_buffer();
+        if self.handout.is_empty() {
+            self.handout = Vec::new();
+        }
+        self.out.shrink_if_empty();
+        self.session.shrink_to_fit();
+        self.events.shrink_if_empty();
+    }
+
     /// Bytes read by a driver into a buffer of its own (a reader thread): copied into
     /// the engine's buffer, then as [`Engine::handle_read`].
     pub fn handle_bytes(&mut self, now: Instant, mut data: &[u8]) {

@@ -95,6 +95,14 @@ impl EventQueue {
         }
     }
 
+    /// Gives back the queue's memory if no event waits (an idle client holds none).
+    pub(crate) fn shrink_if_empty(&self) {
+        let mut inner = self.lock();
+        if inner.queue.is_empty() {
+            inner.queue = VecDeque::new();
+        }
+    }
+
     /// Puts an event back at the front (a driver that looked at the first event before
     /// handing the stream to the application).
     pub fn put_back(&self, event: Event) {

@@ -60,6 +60,13 @@ impl Outgoing {
         }
     }
 
+    /// Gives the list's memory back if nothing waits.
+    pub(crate) fn shrink_if_empty(&mut self) {
+        if self.chunks.is_empty() {
+            self.chunks = VecDeque::new();
+        }
+    }
+
     pub(crate) fn clear(&mut self) {
         self.chunks = VecDeque::new();
         self.len = 0;

@@ -3,13 +3,21 @@
 use alloc::boxed::Box;
 use mqtt_proto::PacketId;
 
-const WORDS: usize = 65_536 / 64;
+/// Identifiers per block of the bitmap: 4096 (a 512-byte block).
+const BLOCK_IDS: usize = 4096;
+const BLOCKS: usize = 65_536 / BLOCK_IDS;
+const BLOCK_WORDS: usize = BLOCK_IDS / 64;
 
 /// Which packet identifiers are in use. One pool serves QoS 1/2 PUBLISH, SUBSCRIBE and
 /// UNSUBSCRIBE ([MQTT-2.2.1-3]); an identifier in use is never handed out again
 /// ([MQTT-2.3.1-2]) until its final acknowledgement frees it ([MQTT-2.3.1-3]).
+///
+/// A bitmap in 16 blocks of 4096 identifiers, each allocated when one of its identifiers
+/// is first used and freed by [`PacketIds::shrink`] once none is: an idle session holds
+/// no heap for it, a busy one about 512 B.
 pub(crate) struct PacketIds {
-    used: Box<[u64; WORDS]>,
+    blocks: [Option<Box<[u64; BLOCK_WORDS]>>; BLOCKS],
+    counts: [u16; BLOCKS],
     in_use: usize,
     next: u16,
 }
@@ -17,7 +25,8 @@ pub(crate) struct PacketIds {
 impl PacketIds {
     pub(crate) fn new() -> PacketIds {
         PacketIds {
-            used: Box::new([0; WORDS]),
+            blocks: Default::default(),
+            counts: [0; BLOCKS],
             in_use: 0,
             next: 1,
         }
@@ -28,14 +37,20 @@ impl PacketIds {
         self.in_use
     }
 
+    fn place(id: PacketId) -> (usize, usize, u64) {
+        let i = usize::from(id.get());
+        (i / BLOCK_IDS, (i % BLOCK_IDS) / 64, 1u64 << (i % 64))
+    }
+
     /// Marks `id` as in use (restoring state); false if it already was.
     pub(crate) fn insert(&mut self, id: PacketId) -> bool {
-        let i = usize::from(id.get());
-        let bit = 1u64 << (i % 64);
-        if self.used[i / 64] & bit != 0 {
+        let (b, w, bit) = PacketIds::place(id);
+        let block = self.blocks[b].get_or_insert_with(|| Box::new([0; BLOCK_WORDS]));
+        if block[w] & bit != 0 {
             return false;
         }
-        self.used[i / 64] |= bit;
+        block[w] |= bit;
+        self.counts[b] += 1;
         self.in_use += 1;
         true
     }
@@ -59,20 +74,34 @@ impl PacketIds {
 
     /// Frees `id`; false if it was not in use.
     pub(crate) fn release(&mut self, id: PacketId) -> bool {
-        let i = usize::from(id.get());
-        let bit = 1u64 << (i % 64);
-        if self.used[i / 64] & bit == 0 {
+        let (b, w, bit) = PacketIds::place(id);
+        let Some(block) = &mut self.blocks[b] else {
+            return false;
+        };
+        if block[w] & bit == 0 {
             return false;
         }
-        self.used[i / 64] &= !bit;
+        block[w] &= !bit;
+        self.counts[b] -= 1;
         self.in_use -= 1;
         true
+    }
+
+    /// Frees the blocks no identifier in use needs (kept until then, so that a busy
+    /// session allocates nothing per message).
+    pub(crate) fn shrink(&mut self) {
+        for (block, count) in self.blocks.iter_mut().zip(self.counts) {
+            if count == 0 {
+                *block = None;
+            }
+        }
     }
 
     /// Frees every identifier.
     #[cfg(test)]
     pub(crate) fn clear(&mut self) {
-        self.used.fill(0);
+        self.blocks = Default::default();
+        self.counts = [0; BLOCKS];
         self.in_use = 0;
     }
 
@@ -122,5 +151,32 @@ mod tests {
         assert_eq!(ids.in_use(), 2);
         ids.clear();
         assert_eq!(ids.in_use(), 0);
+    }
+
+    #[test]
+    fn blocks_are_freed_when_empty() {
+        let mut ids = PacketIds::new();
+        let a = ids.allocate().unwrap();
+        assert!(ids.blocks[0].is_some());
+        assert!(ids.release(a));
+        assert!(
+            ids.blocks[0].is_some(),
+            "kept while busy: no allocation per message"
+        );
+        ids.shrink();
+        assert!(
+            ids.blocks.iter().all(Option::is_none),
+            "an idle pool holds no heap"
+        );
+        // Across a block boundary.
+        ids.set_next_hint(4095);
+        let x = ids.allocate().unwrap();
+        let y = ids.allocate().unwrap();
+        assert_eq!((x.get(), y.get()), (4095, 4096));
+        assert!(ids.blocks[0].is_some() && ids.blocks[1].is_some());
+        assert!(ids.release(x) && !ids.release(x));
+        ids.shrink();
+        assert!(ids.blocks[0].is_none() && ids.blocks[1].is_some());
+        assert_eq!(ids.in_use(), 1);
     }
 }

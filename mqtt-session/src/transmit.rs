@@ -17,7 +17,7 @@ pub(crate) struct Transmit {
 impl Transmit {
     pub(crate) fn new() -> Transmit {
         Transmit {
-            buf: BytesMut::with_capacity(4096),
+            buf: BytesMut::new(),
             chunks: VecDeque::new(),
         }
     }
@@ -73,6 +73,14 @@ impl Transmit {
             result?;
         }
         Ok(())
+    }
+
+    /// Gives the buffer's memory back if nothing waits in it.
+    pub(crate) fn shrink(&mut self) {
+        if self.buf.is_empty() && self.chunks.is_empty() {
+            self.buf = BytesMut::new();
+            self.chunks = VecDeque::new();
+        }
     }
 
     /// Drops everything not yet written (the connection is gone).

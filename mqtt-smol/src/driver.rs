@@ -143,6 +143,7 @@ impl Inner {
                 return Poll::Ready(());
             }
             if !progress {
+                self.engine.release_idle_memory();
                 return Poll::Pending;
             }
         }

@@ -152,6 +152,22 @@ impl Session {
         self.outbound.queue.len()
     }
 
+    /// Gives back memory held for output that is no longer pending: the transmit
+    /// buffer once everything was taken, empty event and action queues, unused blocks of
+    /// the packet identifier bitmap. For a driver
+    /// about to sleep (an idle connection then holds only the session's state); the
+    /// next output allocates again.
+    pub fn shrink_to_fit(&mut self) {
+        self.tx.shrink();
+        self.ids.shrink();
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
+        }
+        if self.actions.is_empty() {
+            self.actions = VecDeque::new();
+        }
+    }
+
     // ----- outputs -----
 
     /// The next bytes to write to the transport, in order. Payloads of large PUBLISH
