@@ -78,6 +78,7 @@ mod events;
 mod options;
 mod outgoing;
 pub mod prelude;
+pub mod request;
 mod stack;
 mod tls;
 mod transport;

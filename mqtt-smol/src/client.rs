@@ -10,11 +10,10 @@ use bytes::Bytes;
 use futures_lite::{FutureExt, Stream, future};
 use mqtt_engine::{
     ClientOptions, Clock, Command, CustomConnector, Engine, Error, EventQueue, FirstConnection,
-    Mailbox, Pending, Reply,
+    Mailbox, Pending, Reply, request,
 };
 use mqtt_proto::{
-    Publish, QoS, ReasonCode, SubscribeProperties, Subscription, TopicFilter, TopicName,
-    UnsubscribeProperties,
+    Publish, QoS, ReasonCode, SubscribeProperties, Subscription, TopicFilter, UnsubscribeProperties,
 };
 use mqtt_session::{AckToken, DisconnectOptions, Event};
 
@@ -196,13 +195,8 @@ impl Client {
         retain: bool,
         payload: impl Into<Bytes>,
     ) -> Result<Pending, Error> {
-        let topic = TopicName::try_from(topic)?;
-        self.publish_message(
-            Publish::new(topic, payload)
-                .with_qos(qos, None)
-                .with_retain(retain),
-        )
-        .await
+        self.publish_message(request::message(topic, qos, retain, payload)?)
+            .await
     }
 
     /// Publishes a fully built message (5.0 properties included).
@@ -212,9 +206,8 @@ impl Client {
 
     /// Subscribes to `filter` with maximum QoS `qos`.
     pub async fn subscribe(&self, filter: &str, qos: QoS) -> Result<Pending, Error> {
-        let filter = TopicFilter::try_from(filter)?;
         self.subscribe_many(
-            vec![Subscription::new(filter, qos)],
+            request::subscription(filter, qos)?,
             SubscribeProperties::default(),
         )
         .await
@@ -236,8 +229,7 @@ impl Client {
 
     /// Unsubscribes from `filter` (the exact string subscribed with).
     pub async fn unsubscribe(&self, filter: &str) -> Result<Pending, Error> {
-        let filter = TopicFilter::try_from(filter)?;
-        self.unsubscribe_many(vec![filter], UnsubscribeProperties::default())
+        self.unsubscribe_many(request::filters(filter)?, UnsubscribeProperties::default())
             .await
     }
 

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mqtt_engine::{
     Clock, Command, CustomConnector, Engine, Error, EventQueue, FirstConnection, Pending, Reply,
+    request,
 };
 use mqtt_proto::{
-    Publish, QoS, ReasonCode, SubscribeProperties, Subscription, TopicFilter, TopicName,
-    UnsubscribeProperties,
+    Publish, QoS, ReasonCode, SubscribeProperties, Subscription, TopicFilter, UnsubscribeProperties,
 };
 use mqtt_session::{AckToken, DisconnectOptions, Event};
 
@@ -197,12 +197,7 @@ impl Client {
         retain: bool,
         payload: impl Into<Bytes>,
     ) -> Result<Pending, Error> {
-        let topic = TopicName::try_from(topic)?;
-        self.publish_message(
-            Publish::new(topic, payload)
-                .with_qos(qos, None)
-                .with_retain(retain),
-        )
+        self.publish_message(request::message(topic, qos, retain, payload)?)
     }
 
     /// Publishes a fully built message (5.0 properties included).
@@ -212,9 +207,8 @@ impl Client {
 
     /// Subscribes to `filter` with maximum QoS `qos`.
     pub fn subscribe(&self, filter: &str, qos: QoS) -> Result<Pending, Error> {
-        let filter = TopicFilter::try_from(filter)?;
         self.subscribe_many(
-            vec![Subscription::new(filter, qos)],
+            request::subscription(filter, qos)?,
             SubscribeProperties::default(),
         )
     }
@@ -234,8 +228,7 @@ impl Client {
 
     /// Unsubscribes from `filter` (the exact string subscribed with).
     pub fn unsubscribe(&self, filter: &str) -> Result<Pending, Error> {
-        let filter = TopicFilter::try_from(filter)?;
-        self.unsubscribe_many(vec![filter], UnsubscribeProperties::default())
+        self.unsubscribe_many(request::filters(filter)?, UnsubscribeProperties::default())
     }
 
     /// Unsubscribes from several filters.
