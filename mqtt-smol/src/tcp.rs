@@ -11,7 +11,11 @@ use mqtt_engine::BrokerUrl;
 /// Resolves the URL's host (on async-net's thread pool, so a slow DNS lookup never holds
 /// up the driver) and dials each address in turn, each within `timeout`.
 pub(crate) async fn dial(url: BrokerUrl, timeout: Duration) -> io::Result<Async<TcpStream>> {
-    let addrs = async_net::resolve((url.host.as_str(), url.port)).await?;
+    // An IP address needs no lookup (and no thread of the lookup pool).
+    let addrs = match url.host.parse::<std::net::IpAddr>() {
+        Ok(ip) => vec![std::net::SocketAddr::new(ip, url.port)],
+        Err(_) => async_net::resolve((url.host.as_str(), url.port)).await?,
+    };
     let mut last = io::Error::new(
         io::ErrorKind::NotFound,
         format!("{} resolves to no address", url.host),
