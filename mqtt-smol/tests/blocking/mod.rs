@@ -72,7 +72,9 @@ impl Client {
         subscriptions: Vec<Subscription>,
         properties: SubscribeProperties,
     ) -> Result<Pending, Error> {
-        accepted(block_on(self.inner.subscribe_many(subscriptions, properties)))
+        accepted(block_on(
+            self.inner.subscribe_many(subscriptions, properties),
+        ))
     }
 
     pub fn unsubscribe(&self, filter: &str) -> Result<Pending, Error> {

@@ -1,0 +1,12 @@
+//! How the client survives a broker that breaks the protocol: mqtt-smol (the body is shared with mqtt-std: driver-tests/).
+
+#[path = "blocking/mod.rs"]
+mod blocking;
+
+mod driver {
+    pub use crate::blocking::{Client, Events};
+    pub use mqtt_smol::*;
+}
+
+#[path = "../../driver-tests/bad_input.rs"]
+mod suite;

@@ -1,0 +1,12 @@
+//! The client behind a faulty network: mqtt-smol (the body is shared with mqtt-std: driver-tests/).
+
+#[path = "blocking/mod.rs"]
+mod blocking;
+
+mod driver {
+    pub use crate::blocking::{Client, Events};
+    pub use mqtt_smol::*;
+}
+
+#[path = "../../driver-tests/faults.rs"]
+mod suite;
