@@ -3,7 +3,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, LockResult, Mutex, MutexGuard, WaitTimeoutResult};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -42,6 +43,8 @@ struct SlotState {
 pub struct Slot {
     state: Mutex<SlotState>,
     changed: Condvar,
+    /// Threads blocked on `changed` (counted under the lock).
+    waiters: AtomicUsize,
 }
 
 impl std::fmt::Debug for Slot {
@@ -62,6 +65,30 @@ impl Slot {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn notify(&self) {
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            self.changed.notify_all();
+        }
+    }
+
+    fn wait_on<'a>(&self, s: MutexGuard<'a, SlotState>) -> LockResult<MutexGuard<'a, SlotState>> {
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let r = self.changed.wait(s);
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+
+    fn wait_timeout_on<'a>(
+        &self,
+        s: MutexGuard<'a, SlotState>,
+        d: Duration,
+    ) -> LockResult<(MutexGuard<'a, SlotState>, WaitTimeoutResult)> {
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let r = self.changed.wait_timeout(s, d);
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+
     /// Marks the command as taken by the session (its local checks passed).
     pub fn accept(&self) {
         let waker = {
@@ -69,7 +96,7 @@ impl Slot {
             s.accepted = true;
             s.waker.take()
         };
-        self.changed.notify_all();
+        self.notify();
         if let Some(w) = waker {
             w.wake();
         }
@@ -85,7 +112,7 @@ impl Slot {
             s.result = Some(result);
             s.waker.take()
         };
-        self.changed.notify_all();
+        self.notify();
         if let Some(w) = waker {
             w.wake();
         }
@@ -112,7 +139,7 @@ impl Slot {
                     .take()
                     .map_or(Err(Error::Closed), |r| r.map(|_| ()));
             }
-            s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner());
+            s = self.wait_on(s).unwrap_or_else(|p| p.into_inner());
         }
     }
 
@@ -132,14 +159,13 @@ impl Slot {
                 return r;
             }
             s = match deadline {
-                None => self.changed.wait(s).unwrap_or_else(|p| p.into_inner()),
+                None => self.wait_on(s).unwrap_or_else(|p| p.into_inner()),
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return Err(Error::Timeout);
                     }
-                    self.changed
-                        .wait_timeout(s, left)
+                    self.wait_timeout_on(s, left)
                         .unwrap_or_else(|p| p.into_inner())
                         .0
                 }

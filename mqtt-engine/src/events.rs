@@ -6,7 +6,8 @@
 //! stops reading the socket, and the broker holds the messages.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, LockResult, Mutex, MutexGuard, WaitTimeoutResult};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,7 @@ struct Inner {
 pub struct EventQueue {
     inner: Mutex<Inner>,
     changed: Condvar,
+    waiters: AtomicUsize,
     capacity: usize,
 }
 
@@ -51,12 +53,37 @@ impl EventQueue {
                 producer: None,
             }),
             changed: Condvar::new(),
+            waiters: AtomicUsize::new(0),
             capacity: capacity.max(1),
         })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn notify(&self) {
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            self.changed.notify_all();
+        }
+    }
+
+    fn wait_on<'a>(&self, s: MutexGuard<'a, Inner>) -> LockResult<MutexGuard<'a, Inner>> {
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let r = self.changed.wait(s);
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+
+    fn wait_timeout_on<'a>(
+        &self,
+        s: MutexGuard<'a, Inner>,
+        d: Duration,
+    ) -> LockResult<(MutexGuard<'a, Inner>, WaitTimeoutResult)> {
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let r = self.changed.wait_timeout(s, d);
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        r
     }
 
     /// How many events make the queue full.
@@ -89,7 +116,7 @@ impl EventQueue {
             inner.queue.extend(events.drain(..));
             inner.consumer.take()
         };
-        self.changed.notify_all();
+        self.notify();
         if let Some(w) = waker {
             w.wake();
         }
@@ -107,7 +134,7 @@ impl EventQueue {
     /// handing the stream to the application).
     pub fn put_back(&self, event: Event) {
         self.lock().queue.push_front(event);
-        self.changed.notify_all();
+        self.notify();
     }
 
     /// Ends the stream once the queued events are taken.
@@ -117,7 +144,7 @@ impl EventQueue {
             inner.closed = true;
             (inner.consumer.take(), inner.producer.take())
         };
-        self.changed.notify_all();
+        self.notify();
         for w in [consumer, producer].into_iter().flatten() {
             w.wake();
         }
@@ -145,7 +172,7 @@ impl EventQueue {
         let e = self.pop(&mut inner);
         drop(inner);
         if e.is_some() {
-            self.changed.notify_all();
+            self.notify();
         }
         e
     }
@@ -158,21 +185,20 @@ impl EventQueue {
         loop {
             if let Some(e) = self.pop(&mut inner) {
                 drop(inner);
-                self.changed.notify_all();
+                self.notify();
                 return Ok(e);
             }
             if inner.closed {
                 return Err(Error::Closed);
             }
             inner = match deadline {
-                None => self.changed.wait(inner).unwrap_or_else(|p| p.into_inner()),
+                None => self.wait_on(inner).unwrap_or_else(|p| p.into_inner()),
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return Err(Error::Timeout);
                     }
-                    self.changed
-                        .wait_timeout(inner, left)
+                    self.wait_timeout_on(inner, left)
                         .unwrap_or_else(|p| p.into_inner())
                         .0
                 }
@@ -185,7 +211,7 @@ impl EventQueue {
         let mut inner = self.lock();
         if let Some(e) = self.pop(&mut inner) {
             drop(inner);
-            self.changed.notify_all();
+            self.notify();
             return Poll::Ready(Some(e));
         }
         if inner.closed {
@@ -223,8 +249,7 @@ impl EventQueue {
                 return false;
             }
             inner = self
-                .changed
-                .wait_timeout(inner, left)
+                .wait_timeout_on(inner, left)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }

@@ -361,8 +361,11 @@ impl Inner {
             return true;
         }
         match &mut self.timer {
-            Some((at, timer)) if *at == deadline => {
+            // A later deadline keeps the armed timer (firing early is harmless: the
+            // keep-alive deadline moves with every write); only an earlier one re-arms.
+            Some((at, timer)) if *at <= deadline => {
                 if Pin::new(timer).poll(cx).is_ready() {
+                    self.timer = None;
                     self.engine.handle_timeout(self.clock.now());
                     return true;
                 }
