@@ -240,13 +240,6 @@ impl Pending {
         self.slot.wait_accepted()
     }
 
-    /// A handle that is already complete.
-    pub fn ready(result: Result<Completion, Error>) -> Pending {
-        let slot = Slot::new();
-        slot.complete(result);
-        Pending { slot }
-    }
-
     /// Blocks the thread until the broker answered (do not call it in async code:
     /// `.await` the handle there).
     pub fn wait(self) -> Result<Completion, Error> {

@@ -11,6 +11,36 @@ use mqtt_session::{Options, ReconnectPolicy};
 use crate::error::Error;
 use crate::tls::TlsOptions;
 use crate::transport::{AsyncConnector, Connector, CustomConnector};
+
+impl DriverOptions {
+    /// The application's blocking transport, if it gave one; an error if it gave an
+    /// async one (for the blocking client).
+    pub fn blocking_connector(&mut self) -> Result<Option<Box<dyn Connector>>, Error> {
+        match self.connector.take() {
+            None => Ok(None),
+            Some(CustomConnector::Blocking(c)) => Ok(Some(c)),
+            Some(CustomConnector::Async(_)) => Err(Error::Configuration(
+                "mqtt-std opens blocking connections: give it a Connector with \
+                 ClientOptions::connector (async_connector is for mqtt-smol)"
+                    .into(),
+            )),
+        }
+    }
+
+    /// The application's async transport, if it gave one; an error if it gave a
+    /// blocking one (for the async client).
+    pub fn async_connector(&mut self) -> Result<Option<Box<dyn AsyncConnector>>, Error> {
+        match self.connector.take() {
+            None => Ok(None),
+            Some(CustomConnector::Async(c)) => Ok(Some(c)),
+            Some(CustomConnector::Blocking(_)) => Err(Error::Configuration(
+                "mqtt-smol opens async connections: give it an AsyncConnector with \
+                 ClientOptions::async_connector (connector is for mqtt-std)"
+                    .into(),
+            )),
+        }
+    }
+}
 use crate::url::BrokerUrl;
 
 /// Events held for the application before the client stops reading the socket.

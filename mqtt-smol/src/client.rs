@@ -9,8 +9,8 @@ use async_io::Timer;
 use bytes::Bytes;
 use futures_lite::{FutureExt, Stream, future};
 use mqtt_engine::{
-    ClientOptions, Clock, Command, CustomConnector, Engine, Error, EventQueue, FirstConnection,
-    Mailbox, Pending, Reply, request,
+    ClientOptions, Clock, Command, Engine, Error, EventQueue, FirstConnection, Mailbox, Pending,
+    Reply, request,
 };
 use mqtt_proto::{
     Publish, QoS, ReasonCode, SubscribeProperties, Subscription, TopicFilter, UnsubscribeProperties,
@@ -127,17 +127,10 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn new(options: ClientOptions) -> Result<(Client, Events, Driver), Error> {
-        let (mut engine, driver, events) = Engine::new(options)?;
-        let dialer = match driver.connector {
+        let (mut engine, mut driver, events) = Engine::new(options)?;
+        let dialer = match driver.async_connector()? {
             None => Dialer::Tcp(driver.connect_timeout),
-            Some(CustomConnector::Async(c)) => Dialer::Custom(c),
-            Some(_) => {
-                return Err(Error::Configuration(
-                    "mqtt-smol opens async connections: give it an AsyncConnector with \
-                     ClientOptions::async_connector (connector is for mqtt-std)"
-                        .into(),
-                ));
-            }
+            Some(c) => Dialer::Custom(c),
         };
         let clock = Clock::new();
         engine.start(clock.now())?;

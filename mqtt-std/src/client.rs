@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mqtt_engine::{
-    Clock, Command, CustomConnector, Engine, Error, EventQueue, FirstConnection, Pending, Reply,
-    request,
+    Clock, Command, Engine, Error, EventQueue, FirstConnection, Pending, Reply, request,
 };
 use mqtt_proto::{
     Publish, QoS, ReasonCode, SubscribeProperties, Subscription, TopicFilter, UnsubscribeProperties,
@@ -137,19 +136,12 @@ impl Client {
     /// Starts the client without waiting: it connects in the background (watch the
     /// events) and queues commands until then.
     pub fn start(options: ClientOptions) -> Result<(Client, Events), Error> {
-        let (mut engine, driver, events) = Engine::new(options)?;
-        let connector = match driver.connector {
+        let (mut engine, mut driver, events) = Engine::new(options)?;
+        let connector = match driver.blocking_connector()? {
             None => Box::new(TcpConnector {
                 timeout: driver.connect_timeout,
             }),
-            Some(CustomConnector::Blocking(c)) => c,
-            Some(_) => {
-                return Err(Error::Configuration(
-                    "mqtt-std opens blocking connections: give it a Connector with \
-                     ClientOptions::connector (async_connector is for mqtt-smol)"
-                        .into(),
-                ));
-            }
+            Some(c) => c,
         };
         let clock = Clock::new();
         engine.start(clock.now())?;
