@@ -123,6 +123,7 @@
 
 extern crate alloc;
 
+pub mod admission;
 mod alias;
 mod backoff;
 mod error;

@@ -142,6 +142,12 @@ impl Session {
         &self.limits
     }
 
+    /// The server's limits while connected; `None` otherwise (what the
+    /// [`admission`](crate::admission) checks take).
+    pub fn connected_limits(&self) -> Option<&ServerLimits> {
+        self.is_connected().then_some(&self.limits)
+    }
+
     /// QoS 1/2 messages sent and not yet completely acknowledged.
     pub fn in_flight(&self) -> usize {
         self.outbound.in_flight.len()

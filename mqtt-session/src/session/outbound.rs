@@ -5,12 +5,10 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::mem;
-use mqtt_proto::{
-    Encode, MAX_PACKET_SIZE, PacketId, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode,
-    TopicName,
-};
+use mqtt_proto::{PacketId, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, TopicName};
 
 use super::{Session, State, take_first};
+use crate::admission;
 use crate::alias::AliasUse;
 use crate::error::{OperationError, ProtocolViolation, UsageError};
 use crate::event::{Event, OperationId};
@@ -158,28 +156,17 @@ impl Session {
         if self.state == State::Closed {
             return Err(UsageError::Closed);
         }
-        if message.properties.topic_alias.is_some() {
-            return Err(UsageError::ReservedProperty("Topic Alias"));
-        }
-        if !message.properties.subscription_identifiers.is_empty() {
-            // [MQTT-3.3.4-6]: never in a client's PUBLISH.
-            return Err(UsageError::ReservedProperty("Subscription Identifier"));
-        }
+        admission::check_reserved(&message)?;
         message.dup = false;
         message.packet_id = None;
         if message.qos == QoS::AtMostOnce && self.is_connected() {
             // The hot path: checked and encoded in one go (the encoder refuses what
             // exceeds the server's Maximum Packet Size, with the same error).
-            self.check_server_limits(&message)?;
+            admission::check_server_limits(&self.limits, &message)?;
             self.send_publish(now, &mut message)?;
             return Ok(self.next_operation_id());
         }
-        if message.qos != QoS::AtMostOnce {
-            // A placeholder identifier, so that the size check counts its two bytes.
-            message.packet_id = Some(PacketId::MAX);
-        }
-        self.check_publish(&message)?;
-        message.packet_id = None;
+        admission::check_publish(self.version(), self.connected_limits(), &mut message)?;
         let operation = self.next_operation_id();
         let queued = Queued {
             operation,
@@ -197,39 +184,6 @@ impl Session {
             self.enqueue(queued)?;
         }
         Ok(operation)
-    }
-
-    /// Checks a message against the protocol and the server's limits.
-    fn check_publish(&self, p: &Publish) -> Result<(), UsageError> {
-        let size = p.encoded_len(self.version())?;
-        if self.is_connected() {
-            self.check_server_limits(p)?;
-            let maximum = self.limits.maximum_packet_size;
-            if size > maximum {
-                return Err(UsageError::PacketTooLarge { size, maximum });
-            }
-        } else if size > MAX_PACKET_SIZE {
-            return Err(UsageError::PacketTooLarge {
-                size,
-                maximum: MAX_PACKET_SIZE,
-            });
-        }
-        Ok(())
-    }
-
-    /// The server's Maximum QoS and Retain Available.
-    fn check_server_limits(&self, p: &Publish) -> Result<(), UsageError> {
-        let l = &self.limits;
-        if p.qos > l.maximum_qos {
-            return Err(UsageError::QoSNotSupported {
-                requested: p.qos,
-                maximum: l.maximum_qos,
-            });
-        }
-        if p.retain && !l.retain_available {
-            return Err(UsageError::RetainNotAvailable);
-        }
-        Ok(())
     }
 
     fn enqueue(&mut self, q: Queued) -> Result<(), UsageError> {
@@ -386,7 +340,7 @@ impl Session {
             }
             q.publish.properties.message_expiry_interval = Some(expiry - waited as u32);
         }
-        if let Err(e) = self.check_server_limits(&q.publish) {
+        if let Err(e) = admission::check_server_limits(&self.limits, &q.publish) {
             // [MQTT-3.2.2-11] / [MQTT-3.2.2-14]: queued before this CONNACK said so.
             if q.publish.qos != QoS::AtMostOnce {
                 self.fail_operation(q.operation, OperationError::Rejected(e));

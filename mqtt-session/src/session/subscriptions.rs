@@ -4,11 +4,12 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use mqtt_proto::{
-    Encode, PacketId, SubAck, Subscribe, SubscribeProperties, Subscription, TopicFilter, UnsubAck,
+    PacketId, SubAck, Subscribe, SubscribeProperties, Subscription, TopicFilter, UnsubAck,
     Unsubscribe, UnsubscribeProperties,
 };
 
 use super::{Session, State, take_first};
+use crate::admission;
 use crate::error::{OperationError, ProtocolViolation, UsageError};
 use crate::event::{Event, OperationId};
 use crate::time::Instant;
@@ -75,10 +76,7 @@ impl Session {
             subscriptions,
             properties,
         };
-        if self.is_connected() {
-            self.check_capabilities(&packet)?;
-        }
-        self.check_request_size(&packet)?;
+        admission::check_subscribe(self.version(), self.connected_limits(), &packet)?;
         self.start_request(now, Request::Subscribe(packet), true)
     }
 
@@ -98,36 +96,8 @@ impl Session {
             filters,
             properties,
         };
-        self.check_request_size(&packet)?;
+        admission::check_unsubscribe(self.version(), self.connected_limits(), &packet)?;
         self.start_request(now, Request::Unsubscribe(packet), true)
-    }
-
-    /// Refuses what the server said it cannot take (CONNACK's wildcard, shared and
-    /// subscription-identifier availability).
-    fn check_capabilities(&self, packet: &Subscribe) -> Result<(), UsageError> {
-        let l = &self.limits;
-        let subs = &packet.subscriptions;
-        if !l.wildcard_subscription_available && subs.iter().any(|s| s.filter.has_wildcards()) {
-            return Err(UsageError::WildcardSubscriptionsNotAvailable);
-        }
-        if !l.shared_subscription_available && subs.iter().any(|s| s.filter.is_shared()) {
-            return Err(UsageError::SharedSubscriptionsNotAvailable);
-        }
-        if !l.subscription_identifier_available
-            && packet.properties.subscription_identifier.is_some()
-        {
-            return Err(UsageError::SubscriptionIdentifiersNotAvailable);
-        }
-        Ok(())
-    }
-
-    fn check_request_size<P: Encode>(&self, packet: &P) -> Result<(), UsageError> {
-        let size = packet.encoded_len(self.version())?;
-        let maximum = self.limits.maximum_packet_size;
-        if size > maximum {
-            return Err(UsageError::PacketTooLarge { size, maximum });
-        }
-        Ok(())
     }
 
     fn start_request(
@@ -165,7 +135,9 @@ impl Session {
         for p in pending {
             // A request made while disconnected meets the server's abilities only now.
             let refused = match &p.request {
-                Request::Subscribe(s) => self.check_capabilities(s).err(),
+                Request::Subscribe(s) => {
+                    admission::check_subscribe(self.version(), Some(&self.limits), s).err()
+                }
                 Request::Unsubscribe(_) => None,
             };
             match refused {
