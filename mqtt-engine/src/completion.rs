@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use mqtt_proto::ReasonCode;
 
 use crate::error::Error;
+use crate::wait::block_until;
 
 /// How a publish, subscribe or unsubscribe ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -261,6 +262,51 @@ impl Pending {
     pub fn is_done(&self) -> bool {
         self.slot.is_done()
     }
+
+    /// Blocks until the first of `pendings` has its outcome, or `timeout` passes; the
+    /// thread sleeps until then. Removes that handle from the list and returns the index
+    /// it had with its outcome; `None` if the time ran out or the list is empty.
+    ///
+    /// ```no_run
+    /// # fn demo(mut pendings: Vec<mqtt_engine::Pending>) {
+    /// use std::time::Duration;
+    /// use mqtt_engine::Pending;
+    /// // Publish a batch, then handle each acknowledgement as it comes.
+    /// while let Some((index, outcome)) =
+    ///     Pending::wait_any(&mut pendings, Some(Duration::from_secs(5)))
+    /// {
+    ///     println!("operation {index} of those left: {outcome:?}");
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// Do not call it in async code (use a `select` of the futures there).
+    pub fn wait_any(
+        pendings: &mut Vec<Pending>,
+        timeout: Option<Duration>,
+    ) -> Option<(usize, Result<Completion, Error>)> {
+        if pendings.is_empty() {
+            return None;
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let (index, outcome) = block_until(deadline, |cx| poll_first(pendings, cx))?;
+        drop(pendings.remove(index));
+        Some((index, outcome))
+    }
+}
+
+/// The first of `pendings` with an outcome, registering `cx` with all of them if none
+/// has one yet.
+pub fn poll_first(
+    pendings: &mut [Pending],
+    cx: &mut Context<'_>,
+) -> Poll<(usize, Result<Completion, Error>)> {
+    for (index, pending) in pendings.iter_mut().enumerate() {
+        if let Poll::Ready(outcome) = Pin::new(pending).poll(cx) {
+            return Poll::Ready((index, outcome));
+        }
+    }
+    Poll::Pending
 }
 
 impl Future for Pending {
@@ -321,6 +367,31 @@ mod tests {
         let slot = Slot::new();
         slot.accept();
         assert!(slot.wait_accepted().is_ok());
+    }
+
+    #[test]
+    fn wait_any_returns_the_first_outcome_and_removes_its_handle() {
+        let (a, pa) = Reply::new();
+        let (b, pb) = Reply::new();
+        let (_c, pc) = Reply::new();
+        let mut pendings = vec![pa, pb, pc];
+        assert!(Pending::wait_any(&mut pendings, Some(Duration::from_millis(5))).is_none());
+        assert_eq!(pendings.len(), 3);
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            b.complete(Ok(Completion::Published(ReasonCode::Success)));
+            a
+        });
+        let (index, outcome) = Pending::wait_any(&mut pendings, None).expect("an outcome");
+        assert_eq!(index, 1);
+        assert_eq!(outcome.unwrap(), Completion::Published(ReasonCode::Success));
+        assert_eq!(pendings.len(), 2);
+        // A reply dropped unwritten counts as an outcome too.
+        drop(t.join().unwrap());
+        let (index, outcome) = Pending::wait_any(&mut pendings, None).expect("an outcome");
+        assert_eq!(index, 0);
+        assert!(matches!(outcome, Err(Error::Closed)));
+        assert!(Pending::wait_any(&mut Vec::new(), None).is_none());
     }
 
     #[test]

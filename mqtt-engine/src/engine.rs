@@ -12,6 +12,7 @@ use mqtt_session::{
     Action, DisconnectOptions, DisconnectReason, Event, Instant, OperationId, Session, UsageError,
 };
 
+use crate::admission::Admission;
 use crate::command::Command;
 use crate::completion::{Completion, Reply};
 use crate::error::Error;
@@ -79,6 +80,11 @@ pub struct Engine {
     on_close: Vec<Reply>,
     events: Arc<EventQueue>,
     handout: Vec<Event>,
+    admission: Arc<Admission>,
+    /// What `admission` was last told: (connected, closed).
+    admitted: (bool, bool),
+    /// A CONNACK arrived since: new limits.
+    new_limits: bool,
     /// Bytes read from the stream (on plain TCP: the session's receive buffer).
     raw: BytesMut,
     raw_mark: usize,
@@ -113,6 +119,7 @@ impl Engine {
             options.tls.build()?;
         }
         let events = EventQueue::new(options.event_buffer);
+        let admission = Admission::new(options.session.protocol_version);
         let engine = Engine {
             session: Session::new(options.session),
             tls: options.tls,
@@ -128,6 +135,9 @@ impl Engine {
             on_close: Vec::new(),
             events: events.clone(),
             handout: Vec::new(),
+            admission,
+            admitted: (false, false),
+            new_limits: false,
             raw: BytesMut::new(),
             raw_mark: 0,
             read_size: 4 * MIN_READ,
@@ -140,6 +150,12 @@ impl Engine {
     /// The session (read-only: its state, limits, options).
     pub fn session(&self) -> &Session {
         &self.session
+    }
+
+    /// The checks a client handle makes before queueing a command, kept current by the
+    /// engine (see [`Admission`]).
+    pub fn admission(&self) -> Arc<Admission> {
+        self.admission.clone()
     }
 
     /// The broker of the current (or last) connection.
@@ -566,6 +582,13 @@ impl Engine {
                 break;
             }
         }
+        // The handles' view first: an application that saw `Connected` or the end of
+        // the session finds its calls judged by it.
+        let state = (self.session.is_connected(), self.session.is_closed());
+        if state != self.admitted || std::mem::take(&mut self.new_limits) {
+            self.admitted = state;
+            self.admission.update(&self.session);
+        }
         self.events.push_all(&mut self.handout);
     }
 
@@ -610,6 +633,9 @@ impl Engine {
             }
             Event::OperationFailed { id, error } => (id, Err(Error::Operation(error))),
             event => {
+                if matches!(event, Event::Connected(_)) {
+                    self.new_limits = true;
+                }
                 self.log_event(&event);
                 self.handout.push(event);
                 return;

@@ -70,6 +70,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod admission;
 mod command;
 mod completion;
 mod engine;
@@ -83,10 +84,12 @@ mod stack;
 mod tls;
 mod transport;
 mod url;
+pub mod wait;
 mod websocket;
 
+pub use admission::Admission;
 pub use command::{Command, Mailbox};
-pub use completion::{Completion, Pending, Reply, Slot};
+pub use completion::{Completion, Pending, Reply, Slot, poll_first};
 pub use engine::{Clock, Engine, FirstConnection, MAX_READ, Output};
 pub use error::Error;
 pub use events::EventQueue;
