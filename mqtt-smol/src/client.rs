@@ -9,8 +9,8 @@ use async_io::Timer;
 use bytes::Bytes;
 use futures_lite::{FutureExt, Stream, future};
 use mqtt_engine::{
-    ClientOptions, Clock, Command, Engine, Error, EventQueue, FirstConnection, Mailbox, Pending,
-    Reply, request,
+    Admission, ClientOptions, Clock, Command, Engine, Error, EventQueue, FirstConnection, Mailbox,
+    Pending, Reply, request,
 };
 use mqtt_proto::{
     Publish, QoS, ReasonCode, SubscribeProperties, Subscription, TopicFilter, UnsubscribeProperties,
@@ -38,6 +38,7 @@ const COMMAND_QUEUE: usize = 4096;
 #[derive(Clone)]
 pub struct Client {
     mailbox: Arc<Mailbox>,
+    admission: Arc<Admission>,
     _guard: Arc<Guard>,
 }
 
@@ -134,11 +135,13 @@ impl Client {
         };
         let clock = Clock::new();
         engine.start(clock.now())?;
+        let admission = engine.admission();
         let mailbox = Mailbox::new(COMMAND_QUEUE);
         let driver = Driver::new(engine, clock, mailbox.clone(), events.clone(), dialer);
         let client = Client {
             _guard: Arc::new(Guard(mailbox.clone())),
             mailbox,
+            admission,
         };
         Ok((client, Events { queue: events }, driver))
     }
@@ -179,8 +182,10 @@ impl Client {
 
     /// Publishes `payload` to `topic`; the [`Pending`] completes when the broker
     /// acknowledged it (QoS 1/2) or it was handed to the connection (QoS 0). A message
-    /// the session refuses (too large for the server, QoS above its maximum...) fails
-    /// the `Pending` with [`Error::Usage`].
+    /// the session would refuse (too large for the server, QoS above its maximum...) is
+    /// refused here with [`Error::Usage`], judged by the limits of the current
+    /// connection; if those change before the driver takes it (a reconnect), the
+    /// `Pending` fails with the session's refusal instead.
     pub async fn publish(
         &self,
         topic: &str,
@@ -194,7 +199,7 @@ impl Client {
 
     /// Publishes a fully built message (5.0 properties included).
     pub async fn publish_message(&self, message: Publish) -> Result<Pending, Error> {
-        self.send(|done| Command::Publish { message, done }).await
+        self.send(self.admission.publish(message)?).await
     }
 
     /// Subscribes to `filter` with maximum QoS `qos`.
@@ -212,12 +217,8 @@ impl Client {
         subscriptions: Vec<Subscription>,
         properties: SubscribeProperties,
     ) -> Result<Pending, Error> {
-        self.send(|done| Command::Subscribe {
-            subscriptions,
-            properties,
-            done,
-        })
-        .await
+        self.send(self.admission.subscribe(subscriptions, properties)?)
+            .await
     }
 
     /// Unsubscribes from `filter` (the exact string subscribed with).
@@ -232,12 +233,8 @@ impl Client {
         filters: Vec<TopicFilter>,
         properties: UnsubscribeProperties,
     ) -> Result<Pending, Error> {
-        self.send(|done| Command::Unsubscribe {
-            filters,
-            properties,
-            done,
-        })
-        .await
+        self.send(self.admission.unsubscribe(filters, properties)?)
+            .await
     }
 
     /// Acknowledges a message received with manual acknowledgements.

@@ -1,58 +1,89 @@
 //! The client handle and the event iterator.
 
-use std::sync::Arc;
-use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use mqtt_engine::wait::block_until;
 use mqtt_engine::{
-    Clock, Command, Engine, Error, EventQueue, FirstConnection, Pending, Reply, request,
+    Admission, Clock, Command, Completion, Engine, Error, EventQueue, FirstConnection, Mailbox,
+    Pending, Reply, poll_first, request,
 };
 use mqtt_proto::{
     Publish, QoS, ReasonCode, SubscribeProperties, Subscription, TopicFilter, UnsubscribeProperties,
 };
 use mqtt_session::{AckToken, DisconnectOptions, Event};
 
-use crate::driver::{Driver, Input};
-use crate::tcp::TcpConnector;
+use crate::driver::{Dialer, Driver};
 use mqtt_engine::ClientOptions;
 
-/// A handle to the client: cheap to clone, usable from any thread. Commands go to the
-/// client's I/O thread over a channel and never wait on the event iterator, so a command
-/// issued while nobody reads events cannot deadlock.
+/// Commands queued before `publish` & co. wait for the I/O thread to take some: a bound
+/// on the memory an application that publishes faster than the network can take.
+const COMMAND_QUEUE: usize = 4096;
+
+/// A handle to the client: cheap to clone, usable from any thread.
+///
+/// `publish`, `subscribe` and `unsubscribe` never wait for the network: they check the
+/// request on the calling thread (against the limits of the current connection, so a
+/// message the session would refuse is refused at the call), queue it, and return its
+/// [`Pending`] at once. Wait on that for the broker's answer; wait on several at once
+/// with [`Pending::wait_any`] or [`Events::wait_with`]. Commands never wait on the event
+/// iterator, so a command issued while nobody reads events cannot deadlock.
 ///
 /// # Threads
 ///
-/// One I/O thread owns the engine (protocol session, TLS / WebSocket layers) and the
-/// connection: it writes, runs timers, and hands events out. One reader thread per
-/// connection blocks in `read` and passes the bytes on; a short-lived thread opens each
-/// connection, so a slow DNS lookup, TCP or TLS connect never holds up commands. Nothing
-/// polls: every thread sleeps until bytes, a command or the session's next deadline
-/// arrives.
+/// One thread per client, on TCP, TLS and WebSocket: it waits on the socket, the command
+/// queue and the session's next deadline at once (a `mio` poller), and reads, runs the
+/// protocol and writes itself. A burst of commands leaves as one vectored write. TCP
+/// connects without blocking it, so commands are taken while a connection is being
+/// opened; only a host name that is not an IP address is looked up on a short-lived
+/// thread (std has no asynchronous DNS lookup). A custom transport
+/// ([`ClientOptions::connector`]) costs a thread per connection attempt and a reader
+/// thread per connection (it only offers blocking reads).
 ///
 /// # Back-pressure
 ///
-/// When the application leaves [`Events`] unread, the reader thread stops reading once
-/// [`ClientOptions::event_buffer`] events wait: the broker holds further messages. If
-/// that lasts longer than the keep-alive ping timeout, the PINGRESP stays unread too and
-/// the client reconnects.
+/// When the application leaves [`Events`] unread, the client stops reading the socket
+/// once [`ClientOptions::event_buffer`] events wait: the broker holds further messages.
+/// If that lasts longer than the keep-alive ping timeout, the PINGRESP stays unread too
+/// and the client reconnects. When the application publishes faster than the I/O
+/// thread takes commands, `publish` waits once 4096 commands are queued.
 #[derive(Clone)]
 pub struct Client {
-    tx: Sender<Input>,
+    mailbox: Arc<Mailbox>,
+    admission: Arc<Admission>,
     _guard: Arc<Guard>,
 }
 
 /// Closes the client (without DISCONNECT) when the last handle is dropped, so its
-/// threads end.
-struct Guard(Sender<Input>);
+/// thread ends.
+struct Guard(Arc<Mailbox>);
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let _ = self.0.send(Input::Command(Command::Close {
+        let _ = self.0.push(Command::Close {
             done: Reply::new().0,
-        }));
+        });
     }
+}
+
+/// What [`Events::wait_with`] woke for.
+#[derive(Debug)]
+#[non_exhaustive]
+// An `Event` is large either way; boxing it would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
+pub enum Next {
+    /// An event (a message, a connection change).
+    Event(Event),
+    /// One of the operations ended; its handle was removed from the list.
+    Completed {
+        /// The index its handle had in the list.
+        index: usize,
+        /// Its outcome.
+        outcome: Result<Completion, Error>,
+    },
 }
 
 /// The stream of events: incoming messages and connection changes (each operation's
@@ -80,6 +111,55 @@ impl Events {
     /// The next event if one is waiting.
     pub fn try_next(&self) -> Option<Event> {
         self.queue.try_next()
+    }
+
+    /// Waits for whichever comes first: an event (a message, or a connection change such
+    /// as [`Event::Disconnected`]) or the outcome of one of `pendings` (whose handle is
+    /// then removed from the list). Asleep until then: nothing polls.
+    /// `Err(Error::Timeout)` if `timeout` passed first, `Err(Error::Closed)` once the
+    /// event stream ended and no operation is left.
+    ///
+    /// ```no_run
+    /// # fn demo(client: mqtt_std::Client, events: mqtt_std::Events) -> Result<(), mqtt_std::Error> {
+    /// use mqtt_std::{Event, Next, QoS};
+    /// let mut pendings = vec![client.publish("a/b", QoS::AtLeastOnce, false, "x")?];
+    /// while !pendings.is_empty() {
+    ///     match events.wait_with(&mut pendings, None)? {
+    ///         Next::Completed { outcome, .. } => println!("published: {outcome:?}"),
+    ///         Next::Event(Event::Disconnected { reason, .. }) => println!("lost: {reason:?}"),
+    ///         Next::Event(other) => println!("{other:?}"),
+    ///         _ => {}
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn wait_with(
+        &self,
+        pendings: &mut Vec<Pending>,
+        timeout: Option<Duration>,
+    ) -> Result<Next, Error> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let next = block_until(deadline, |cx| {
+            if let Poll::Ready((index, outcome)) = poll_first(pendings, cx) {
+                return Poll::Ready(Some(Next::Completed { index, outcome }));
+            }
+            match self.queue.poll_next(cx) {
+                Poll::Ready(Some(event)) => Poll::Ready(Some(Next::Event(event))),
+                Poll::Ready(None) if pendings.is_empty() => Poll::Ready(None),
+                // The stream ended: the operations fail with `Closed` at once.
+                Poll::Ready(None) | Poll::Pending => Poll::Pending,
+            }
+        });
+        match next {
+            None => Err(Error::Timeout),
+            Some(None) => Err(Error::Closed),
+            Some(Some(next)) => {
+                if let Next::Completed { index, .. } = &next {
+                    drop(pendings.remove(*index));
+                }
+                Ok(next)
+            }
+        }
     }
 
     /// Hands every event to `handler` on a thread of its own, for code that reads better
@@ -137,40 +217,34 @@ impl Client {
     /// events) and queues commands until then.
     pub fn start(options: ClientOptions) -> Result<(Client, Events), Error> {
         let (mut engine, mut driver, events) = Engine::new(options)?;
-        let connector = match driver.blocking_connector()? {
-            None => Box::new(TcpConnector {
-                timeout: driver.connect_timeout,
-            }),
-            Some(c) => c,
+        let dialer = match driver.blocking_connector()? {
+            None => Dialer::Tcp(driver.connect_timeout),
+            Some(c) => Dialer::Custom(Arc::new(Mutex::new(c))),
         };
         let clock = Clock::new();
         engine.start(clock.now())?;
-        let (tx, rx) = mpsc::channel();
-        let driver = Driver::new(engine, clock, connector, tx.clone(), events.clone());
+        let admission = engine.admission();
+        let mailbox = Mailbox::new(COMMAND_QUEUE);
+        let driver = Driver::new(engine, clock, mailbox.clone(), events.clone(), dialer)
+            .map_err(Error::Io)?;
         thread::Builder::new()
             .name("mqtt-io".into())
-            .spawn(move || driver.run(rx))
+            .spawn(move || driver.run())
             .map_err(Error::Io)?;
         let client = Client {
-            _guard: Arc::new(Guard(tx.clone())),
-            tx,
+            _guard: Arc::new(Guard(mailbox.clone())),
+            mailbox,
+            admission,
         };
         Ok((client, Events { queue: events }))
     }
 
-    /// Sends a command to the I/O thread; returns the handle to its outcome.
+    /// Queues a command for the I/O thread (waiting while the queue is full); returns
+    /// the handle to its outcome.
     fn send(&self, make: impl FnOnce(Reply) -> Command) -> Result<Pending, Error> {
+        block_until(None, |cx| self.mailbox.poll_room(cx));
         let (reply, pending) = Reply::new();
-        self.tx
-            .send(Input::Command(make(reply)))
-            .map_err(|_| Error::Closed)?;
-        Ok(pending)
-    }
-
-    /// Sends an operation and waits until the session took it (local checks passed).
-    fn operation(&self, make: impl FnOnce(Reply) -> Command) -> Result<Pending, Error> {
-        let pending = self.send(make)?;
-        pending.wait_accepted()?;
+        self.mailbox.push(make(reply))?;
         Ok(pending)
     }
 
@@ -179,9 +253,10 @@ impl Client {
         self.send(make)?.wait().map(|_| ())
     }
 
-    /// Publishes `payload` to `topic`. Wait on the returned handle for the broker's
-    /// acknowledgement (QoS 1/2); a QoS 0 publish completes as soon as it is handed to the
-    /// connection.
+    /// Publishes `payload` to `topic`; returns at once. Wait on the returned handle for
+    /// the broker's acknowledgement (QoS 1/2); a QoS 0 publish completes as soon as it is
+    /// handed to the connection. A message the session would refuse (an invalid topic, a
+    /// QoS above the server's maximum, too large for the server) is refused here.
     pub fn publish(
         &self,
         topic: &str,
@@ -194,7 +269,7 @@ impl Client {
 
     /// Publishes a fully built message (5.0 properties included).
     pub fn publish_message(&self, message: Publish) -> Result<Pending, Error> {
-        self.operation(|done| Command::Publish { message, done })
+        self.send(self.admission.publish(message)?)
     }
 
     /// Subscribes to `filter` with maximum QoS `qos`.
@@ -211,11 +286,7 @@ impl Client {
         subscriptions: Vec<Subscription>,
         properties: SubscribeProperties,
     ) -> Result<Pending, Error> {
-        self.operation(|done| Command::Subscribe {
-            subscriptions,
-            properties,
-            done,
-        })
+        self.send(self.admission.subscribe(subscriptions, properties)?)
     }
 
     /// Unsubscribes from `filter` (the exact string subscribed with).
@@ -229,11 +300,7 @@ impl Client {
         filters: Vec<TopicFilter>,
         properties: UnsubscribeProperties,
     ) -> Result<Pending, Error> {
-        self.operation(|done| Command::Unsubscribe {
-            filters,
-            properties,
-            done,
-        })
+        self.send(self.admission.unsubscribe(filters, properties)?)
     }
 
     /// Acknowledges a message received with manual acknowledgements.

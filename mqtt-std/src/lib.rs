@@ -31,10 +31,11 @@
 #![warn(missing_docs)]
 
 mod client;
+mod custom;
 mod driver;
 mod tcp;
 
-pub use client::{Client, Events};
+pub use client::{Client, Events, Next};
 pub use mqtt_engine::prelude::*;
 pub use mqtt_engine::{Connection, Connector};
 
