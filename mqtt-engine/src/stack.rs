@@ -28,6 +28,21 @@ impl Stack {
         ws_headers: &[(String, String)],
         down: &mut Vec<u8>,
     ) -> Result<Stack, Error> {
+        if !url.scheme.is_tls() && !url.scheme.is_websocket() {
+            return Ok(Stack::Plain);
+        }
+        Stack::layered(url, tls, ws_headers, down)
+    }
+
+    /// TLS and / or WebSocket: out of line, so that a plain connection's thread never
+    /// touches the stack their set-up takes.
+    #[inline(never)]
+    fn layered(
+        url: &BrokerUrl,
+        tls: &TlsOptions,
+        ws_headers: &[(String, String)],
+        down: &mut Vec<u8>,
+    ) -> Result<Stack, Error> {
         let ws_url = || {
             let scheme = if url.scheme.is_tls() { "wss" } else { "ws" };
             let host = if url.host.contains(':') {

@@ -83,17 +83,18 @@ pub(crate) struct Driver {
 
 impl Driver {
     /// A driver with its poller (made here, on the caller's thread, so that a failure
-    /// is the caller's error).
+    /// is the caller's error). Boxed: the I/O thread takes a pointer, not kilobytes of
+    /// state copied onto its stack (an idle thread's memory is the stack it touched).
     pub(crate) fn new(
         engine: Engine,
         clock: Clock,
         mailbox: Arc<Mailbox>,
         events: Arc<EventQueue>,
         dialer: Dialer,
-    ) -> io::Result<Driver> {
+    ) -> io::Result<Box<Driver>> {
         let poll = Poll::new()?;
         let waker = Waker::from(Arc::new(Wakeup(mio::Waker::new(poll.registry(), WAKE)?)));
-        Ok(Driver {
+        Ok(Box::new(Driver {
             engine,
             clock,
             mailbox,
@@ -104,12 +105,12 @@ impl Driver {
             waker,
             link: Link::None,
             commands: VecDeque::new(),
-        })
+        }))
     }
 
     /// The drive loop: until the client is closed, do everything there is to do, then
     /// sleep until the socket, a command or a deadline wakes the thread.
-    pub(crate) fn run(mut self) {
+    pub(crate) fn run(mut self: Box<Self>) {
         loop {
             let mut progress = false;
             progress |= self.take_commands();
@@ -130,7 +131,7 @@ impl Driver {
         self.shut_down();
     }
 
-    fn shut_down(mut self) {
+    fn shut_down(mut self: Box<Self>) {
         for command in self.mailbox.close() {
             drop(command);
         }

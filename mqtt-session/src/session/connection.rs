@@ -266,6 +266,9 @@ impl Session {
         }
     }
 
+    // Rare packets out of line: the hot path's stack frame stays small (an idle
+    // client thread's memory is the stack it ever touched).
+    #[inline(never)]
     fn handle_connack(&mut self, now: Instant, c: ConnAck) -> Result<(), ProtocolViolation> {
         let method = self.options.authentication_method.as_ref();
         if c.reason_code.is_error() {
@@ -361,6 +364,7 @@ impl Session {
         Ok(())
     }
 
+    #[inline(never)]
     fn handle_auth(
         &mut self,
         _now: Instant,
@@ -448,6 +452,7 @@ impl Session {
             .map_err(UsageError::from)
     }
 
+    #[inline(never)]
     fn handle_server_disconnect(&mut self, now: Instant, d: Disconnect) {
         self.follow_redirect(d.reason_code, d.properties.server_reference.as_ref());
         // U5-31: close on DISCONNECT.
@@ -482,6 +487,7 @@ impl Session {
 
     /// The server broke the protocol: under 5.0 send DISCONNECT with the reason code
     /// (§4.13.1), then close ([MQTT-4.13.2-1]); under 3.1.1 just close ([MQTT-4.8.0-1]).
+    #[inline(never)]
     pub(crate) fn protocol_violation(&mut self, now: Instant, violation: ProtocolViolation) {
         if !matches!(self.state, State::AwaitingConnAck { .. } | State::Connected) {
             return;

@@ -192,6 +192,7 @@ impl Session {
         })
     }
 
+    #[inline(never)]
     pub(crate) fn handle_suback(
         &mut self,
         _now: Instant,
@@ -231,6 +232,7 @@ impl Session {
         Ok(())
     }
 
+    #[inline(never)]
     pub(crate) fn handle_unsuback(
         &mut self,
         _now: Instant,
