@@ -31,6 +31,9 @@ pub struct EventQueue {
     changed: Condvar,
     waiters: AtomicUsize,
     capacity: usize,
+    /// The queue's length, mirrored (written under the lock) so that the driver's
+    /// check for room, made before every read, takes no lock.
+    queued: AtomicUsize,
 }
 
 impl std::fmt::Debug for EventQueue {
@@ -55,6 +58,7 @@ impl EventQueue {
             changed: Condvar::new(),
             waiters: AtomicUsize::new(0),
             capacity: capacity.max(1),
+            queued: AtomicUsize::new(0),
         })
     }
 
@@ -103,7 +107,11 @@ impl EventQueue {
 
     /// Whether the queue is below its bound (the socket may be read).
     pub fn has_room(&self) -> bool {
-        self.lock().queue.len() < self.capacity
+        self.queued.load(Ordering::Acquire) < self.capacity
+    }
+
+    fn mirror(&self, inner: &Inner) {
+        self.queued.store(inner.queue.len(), Ordering::Release);
     }
 
     /// Appends events (the engine's hand-out after a round of inputs: one lock).
@@ -114,6 +122,7 @@ impl EventQueue {
         let waker = {
             let mut inner = self.lock();
             inner.queue.extend(events.drain(..));
+            self.mirror(&inner);
             inner.consumer.take()
         };
         self.notify();
@@ -133,7 +142,10 @@ impl EventQueue {
     /// Puts an event back at the front (a driver that looked at the first event before
     /// handing the stream to the application).
     pub fn put_back(&self, event: Event) {
-        self.lock().queue.push_front(event);
+        let mut inner = self.lock();
+        inner.queue.push_front(event);
+        self.mirror(&inner);
+        drop(inner);
         self.notify();
     }
 
@@ -158,6 +170,7 @@ impl EventQueue {
 
     fn pop(&self, inner: &mut Inner) -> Option<Event> {
         let event = inner.queue.pop_front()?;
+        self.mirror(inner);
         if inner.queue.len() < self.capacity
             && let Some(w) = inner.producer.take()
         {
@@ -180,13 +193,44 @@ impl EventQueue {
     /// Blocks until an event arrives or (with `timeout`) the time is up:
     /// `Err(Error::Timeout)`, or `Err(Error::Closed)` once the stream ended.
     pub fn next_blocking(&self, timeout: Option<Duration>) -> Result<Event, Error> {
+        self.wait_for(timeout, |q, inner| q.pop(inner))
+    }
+
+    /// Moves every waiting event to `into` (one lock for a batch, for a consumer that
+    /// keeps its own buffer), blocking until there is one or (with `timeout`) the time is
+    /// up: `Err(Error::Timeout)`, or `Err(Error::Closed)` once the stream ended. The
+    /// events taken no longer count against the bound.
+    pub fn take_blocking(
+        &self,
+        into: &mut VecDeque<Event>,
+        timeout: Option<Duration>,
+    ) -> Result<(), Error> {
+        self.wait_for(timeout, |q, inner| {
+            if inner.queue.is_empty() {
+                return None;
+            }
+            into.append(&mut inner.queue);
+            q.mirror(inner);
+            if let Some(w) = inner.producer.take() {
+                w.wake();
+            }
+            Some(())
+        })
+    }
+
+    /// Runs `take` under the lock until it yields, the stream ended, or the time is up.
+    fn wait_for<T>(
+        &self,
+        timeout: Option<Duration>,
+        mut take: impl FnMut(&Self, &mut Inner) -> Option<T>,
+    ) -> Result<T, Error> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut inner = self.lock();
         loop {
-            if let Some(e) = self.pop(&mut inner) {
+            if let Some(taken) = take(self, &mut inner) {
                 drop(inner);
                 self.notify();
-                return Ok(e);
+                return Ok(taken);
             }
             if inner.closed {
                 return Err(Error::Closed);
@@ -281,6 +325,26 @@ mod tests {
         assert!(q.next_blocking(None).is_ok());
         assert!(matches!(q.next_blocking(None), Err(Error::Closed)));
         assert!(q.is_finished());
+    }
+
+    #[test]
+    fn a_batch_is_taken_in_order_and_frees_the_bound() {
+        let q = EventQueue::new(2);
+        q.push_all(&mut vec![event(), event()]);
+        assert!(!q.has_room());
+        let mut taken = VecDeque::new();
+        q.take_blocking(&mut taken, None).unwrap();
+        assert_eq!(taken.len(), 2);
+        assert!(q.has_room() && q.is_empty());
+        assert!(matches!(
+            q.take_blocking(&mut taken, Some(Duration::from_millis(5))),
+            Err(Error::Timeout)
+        ));
+        q.close();
+        assert!(matches!(
+            q.take_blocking(&mut taken, None),
+            Err(Error::Closed)
+        ));
     }
 
     #[test]

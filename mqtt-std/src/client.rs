@@ -1,6 +1,7 @@
 //! The client handle and the event iterator.
 
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -90,26 +91,58 @@ pub enum Next {
 /// outcome goes to its [`Pending`]).
 ///
 /// Iterate it on any thread; it ends when the client is closed.
+///
+/// It takes the events the client holds in batches (one lock per batch rather than per
+/// event), so up to twice [`ClientOptions::event_buffer`] events can be held: the
+/// client's, and the batch this iterator is handing out.
 pub struct Events {
     queue: Arc<EventQueue>,
+    /// The batch taken from the queue, handed out first.
+    taken: Mutex<VecDeque<Event>>,
 }
 
 impl Iterator for Events {
     type Item = Event;
     fn next(&mut self) -> Option<Event> {
-        self.queue.next_blocking(None).ok()
+        self.next_within(None).ok()
     }
 }
 
 impl Events {
+    fn new(queue: Arc<EventQueue>) -> Events {
+        Events {
+            queue,
+            taken: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    fn taken(&self) -> MutexGuard<'_, VecDeque<Event>> {
+        self.taken.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn next_within(&self, timeout: Option<Duration>) -> Result<Event, Error> {
+        if let Some(event) = self.taken().pop_front() {
+            return Ok(event);
+        }
+        // Not holding `taken` while blocked: `try_next` on another thread stays prompt.
+        let mut batch = VecDeque::new();
+        self.queue.take_blocking(&mut batch, timeout)?;
+        let mut taken = self.taken();
+        taken.append(&mut batch);
+        taken.pop_front().ok_or(Error::Timeout)
+    }
+
     /// The next event, waiting at most `timeout`. `Err(Error::Timeout)` if none came,
     /// `Err(Error::Closed)` once the client is closed.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Event, Error> {
-        self.queue.next_blocking(Some(timeout))
+        self.next_within(Some(timeout))
     }
 
     /// The next event if one is waiting.
     pub fn try_next(&self) -> Option<Event> {
+        if let Some(event) = self.taken().pop_front() {
+            return Some(event);
+        }
         self.queue.try_next()
     }
 
@@ -139,6 +172,9 @@ impl Events {
         timeout: Option<Duration>,
     ) -> Result<Next, Error> {
         let deadline = timeout.map(|t| Instant::now() + t);
+        if let Some(event) = self.taken().pop_front() {
+            return Ok(Next::Event(event));
+        }
         let next = block_until(deadline, |cx| {
             if let Poll::Ready((index, outcome)) = poll_first(pendings, cx) {
                 return Poll::Ready(Some(Next::Completed { index, outcome }));
@@ -195,7 +231,7 @@ impl Client {
                 Ok(event) => match first.on_event(&event) {
                     Some(Ok(())) => {
                         // Hand the Connected event to the application too.
-                        events.queue.put_back(event);
+                        events.taken().push_front(event);
                         return Ok((client, events));
                     }
                     Some(Err(e)) => {
@@ -236,7 +272,7 @@ impl Client {
             mailbox,
             admission,
         };
-        Ok((client, Events { queue: events }))
+        Ok((client, Events::new(events)))
     }
 
     /// Queues a command for the I/O thread (waiting while the queue is full); returns
