@@ -25,7 +25,14 @@
 //! # Ok::<(), mqtt_std::Error>(())
 //! ```
 //!
-//! See [`Client`] for which thread does what.
+//! Each client is **one thread** (on TCP, TLS and WebSocket): it waits on the socket,
+//! the command queue and the session's next deadline at once (a `mio` poller), and
+//! reads, feeds the protocol and writes itself. `publish`, `subscribe` and `unsubscribe`
+//! check the request on the calling thread, queue it and return at once; a burst of
+//! publishes leaves in one vectored write. To wait for the first of several operations,
+//! or for whichever comes first of a completion and an event (a lost connection, a
+//! message), use [`Pending::wait_any`] or [`Events::wait_with`]. See [`Client`] for
+//! which thread does what, and what a custom transport costs.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
