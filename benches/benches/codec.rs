@@ -201,7 +201,7 @@ fn connect_v5() -> (Packet, rq5::Packet) {
         }),
         Some(rq5::Login::new("bench-user", "s3cret-pass")),
     );
-    (Packet::Connect(ours), theirs)
+    (Packet::from(ours), theirs)
 }
 
 /// The v5 SUBSCRIBE: a Subscription Identifier, a User Property, three filters with

@@ -308,7 +308,7 @@ fn as_publish(p: Packet) -> Publish {
 
 fn as_connect(p: Packet) -> Connect {
     match p {
-        Packet::Connect(c) => c,
+        Packet::Connect(c) => *c,
         other => panic!("not a CONNECT: {other:?}"),
     }
 }
@@ -1083,7 +1083,7 @@ fn mqtt_3_2_2_1_connack_flag_bits_7_to_1_are_zero() {
         panic!("not a CONNACK")
     };
     assert!(c.session_present);
-    assert_eq!(roundtrip(c), b"\x20\x03\x01\x00\x00");
+    assert_eq!(roundtrip(*c), b"\x20\x03\x01\x00\x00");
 }
 
 // v5 [MQTT-3.2.2-6]

@@ -267,7 +267,7 @@ proptest! {
         connect in any_connect(),
         decoder_version in version(),
     ) {
-        let packet = Packet::Connect(connect);
+        let packet = Packet::from(connect);
         let bytes = encode(&packet, decoder_version)?;
         prop_assert_eq!(Packet::decode(bytes.clone(), decoder_version), Ok(packet.clone()));
         let mut buf = BytesMut::from(&bytes[..]);
@@ -630,7 +630,7 @@ fn length_limits() {
         connect.will = Some(mqtt_proto::Will::new(long_topic.clone(), long_bin.clone()));
         connect.user_name = Some(long_str.clone());
         connect.password = Some(long_bin.clone());
-        let packet = Packet::Connect(connect.clone());
+        let packet = Packet::from(connect.clone());
         let bytes = encode(&packet, version).unwrap();
         assert_eq!(Packet::decode(bytes, version), Ok(packet));
 

@@ -423,7 +423,7 @@ fn suback_with_the_wrong_number_of_codes_is_a_protocol_violation() {
 fn client_only_packets_from_the_server_are_protocol_violations() {
     for v in ALL {
         let packets = [
-            Packet::Connect(Connect::new(v, s("intruder"))),
+            Packet::from(Connect::new(v, s("intruder"))),
             Packet::Subscribe(Subscribe::new(
                 pid(1),
                 vec![Subscription::new(
@@ -917,7 +917,7 @@ fn fuzz_input(v: ProtocolVersion, next: &mut impl FnMut() -> u64) -> Vec<u8> {
         Packet::PubRec(PubRec::new(id)),
         Packet::PubComp(PubComp::new(id)),
         Packet::PingResp,
-        Packet::ConnAck(ok()),
+        Packet::from(ok()),
         Packet::SubAck(SubAck {
             packet_id: id,
             reason_codes: vec![ReasonCode::GrantedQoS1],

@@ -114,7 +114,7 @@ impl FakeConnection {
     /// The next packet, which must be a CONNECT ([`ExpectError::Unexpected`] otherwise).
     pub fn expect_connect(&mut self, timeout: Duration) -> Result<Connect, ExpectError> {
         match self.expect_packet(timeout)? {
-            Packet::Connect(connect) => Ok(connect),
+            Packet::Connect(connect) => Ok(*connect),
             other => Err(ExpectError::Unexpected(Box::new(other))),
         }
     }
@@ -202,7 +202,7 @@ impl RawClient {
         let mut client = RawClient::open(addr, connect.protocol_version, timeout)?;
         client.send(connect).map_err(ExpectError::Io)?;
         match client.expect_packet(timeout)? {
-            Packet::ConnAck(connack) => Ok((client, connack)),
+            Packet::ConnAck(connack) => Ok((client, *connack)),
             other => Err(ExpectError::Unexpected(Box::new(other))),
         }
     }

@@ -1,6 +1,7 @@
 //! The packet model: one struct per packet type, the [`Packet`] enum over all of them, and
 //! encoding and decoding of whole packets.
 
+use alloc::boxed::Box;
 use bytes::{BufMut, Bytes, BytesMut};
 use core::fmt;
 
@@ -190,10 +191,11 @@ impl FixedHeader {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Packet {
-    /// CONNECT.
-    Connect(Connect),
-    /// CONNACK.
-    ConnAck(ConnAck),
+    /// CONNECT (boxed: it is the largest packet and is sent once per connection, so
+    /// every other packet moves a smaller `Packet`).
+    Connect(Box<Connect>),
+    /// CONNACK (boxed, like CONNECT: once per connection).
+    ConnAck(Box<ConnAck>),
     /// PUBLISH.
     Publish(Publish),
     /// PUBACK.
@@ -231,9 +233,17 @@ macro_rules! packet_from {
         }
     )*};
 }
+impl From<Connect> for Packet {
+    fn from(p: Connect) -> Packet {
+        Packet::Connect(Box::new(p))
+    }
+}
+impl From<ConnAck> for Packet {
+    fn from(p: ConnAck) -> Packet {
+        Packet::ConnAck(Box::new(p))
+    }
+}
 packet_from!(
-    Connect,
-    ConnAck,
     Publish,
     PubAck,
     PubRec,
@@ -320,8 +330,8 @@ impl Packet {
         let mut r = Reader::new_at(bytes, start, version.is_v5());
         let t = header.packet_type;
         let packet = match t {
-            PacketType::Connect => Packet::Connect(Connect::read(&mut r)?),
-            PacketType::ConnAck => Packet::ConnAck(ConnAck::read(&mut r, version)?),
+            PacketType::Connect => Packet::Connect(Box::new(Connect::read(&mut r)?)),
+            PacketType::ConnAck => Packet::ConnAck(Box::new(ConnAck::read(&mut r, version)?)),
             PacketType::Publish => Packet::Publish(Publish::read(&mut r, header.flags, version)?),
             PacketType::PubAck => Packet::PubAck(PubAck::read(&mut r, version)?),
             PacketType::PubRec => Packet::PubRec(PubRec::read(&mut r, version)?),
@@ -543,8 +553,14 @@ impl Body for Ping {
 macro_rules! dispatch {
     ($self:ident, $p:ident => $e:expr) => {
         match $self {
-            Packet::Connect($p) => $e,
-            Packet::ConnAck($p) => $e,
+            Packet::Connect($p) => {
+                let $p = &**$p;
+                $e
+            }
+            Packet::ConnAck($p) => {
+                let $p = &**$p;
+                $e
+            }
             Packet::Publish($p) => $e,
             Packet::PubAck($p) => $e,
             Packet::PubRec($p) => $e,

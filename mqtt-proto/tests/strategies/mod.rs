@@ -742,8 +742,8 @@ fn auth() -> impl Strategy<Value = Auth> {
 /// Every valid packet `version` can express.
 pub(crate) fn packet(version: ProtocolVersion) -> BoxedStrategy<Packet> {
     let common = prop_oneof![
-        2 => connect(version).prop_map(Packet::Connect),
-        1 => connack(version).prop_map(Packet::ConnAck),
+        2 => connect(version).prop_map(Packet::from),
+        1 => connack(version).prop_map(Packet::from),
         3 => publish(version).prop_map(Packet::Publish),
         1 => puback(version).prop_map(Packet::PubAck),
         1 => pubrec(version).prop_map(Packet::PubRec),

@@ -236,7 +236,7 @@ impl Session {
             }
         }
         match packet {
-            Packet::ConnAck(c) if awaiting => self.handle_connack(now, c),
+            Packet::ConnAck(c) if awaiting => self.handle_connack(now, *c),
             Packet::Auth(a) => self.handle_auth(now, a, awaiting),
             // [MQTT-3.2.0-1]: nothing but CONNACK or AUTH before CONNACK; [MQTT-3.2.0-2]:
             // one CONNACK per connection; [MQTT-3.14.0-1]: no DISCONNECT before it.

@@ -146,7 +146,7 @@ impl Harness {
         self.session.handle_connected(self.now);
         self.drain();
         match self.sent().as_slice() {
-            [Packet::Connect(c)] => c.clone(),
+            [Packet::Connect(c)] => (**c).clone(),
             other => panic!("expected CONNECT, got {other:?}"),
         }
     }
@@ -183,7 +183,7 @@ impl Harness {
         self.session.handle_connected(self.now);
         self.drain();
         let connect = match self.sent().as_slice() {
-            [Packet::Connect(c)] => c.clone(),
+            [Packet::Connect(c)] => (**c).clone(),
             other => panic!("expected CONNECT, got {other:?}"),
         };
         self.receive(connack);

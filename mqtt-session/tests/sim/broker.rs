@@ -430,7 +430,7 @@ impl Broker {
     fn handle_packet(&mut self, now: Instant, packet: Packet) {
         let accepted = self.conn.as_ref().is_some_and(|c| c.accepted);
         match packet {
-            Packet::Connect(c) if !accepted => self.handle_connect(now, c),
+            Packet::Connect(c) if !accepted => self.handle_connect(now, *c),
             Packet::Connect(_) => self.protocol_error(
                 now,
                 "a second CONNECT on one connection [MQTT-3.1.0-2]".into(),

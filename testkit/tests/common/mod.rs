@@ -64,7 +64,7 @@ pub fn mqtt_connect(
     stream.write_all(&encode(connect_packet(version, client_id), version))?;
     stream.flush()?;
     match read_server_packet(stream, version)? {
-        Packet::ConnAck(connack) => Ok(connack),
+        Packet::ConnAck(connack) => Ok(*connack),
         other => Err(io::Error::other(format!("expected CONNACK, got {other:?}"))),
     }
 }
@@ -197,7 +197,7 @@ pub fn ws_mqtt_connect(stream: &mut (impl Read + Write), client_id: &'static str
     ws_send(stream, &encode(connect_packet(version, client_id), version)).unwrap();
     let payload = ws_receive(stream).unwrap();
     match Packet::decode(payload.into(), version).unwrap() {
-        Packet::ConnAck(connack) => connack,
+        Packet::ConnAck(connack) => *connack,
         other => panic!("expected CONNACK, got {other:?}"),
     }
 }
