@@ -435,6 +435,23 @@ fn publish_encode(c: &mut Criterion) {
                 black_box(&buf);
             })
         });
+        let topic = mqtt::TopicNameRef::new(TOPIC).unwrap();
+        let qos = if case.qos1 {
+            mqtt::packet::QoSWithPacketIdentifier::Level1(PKID)
+        } else {
+            mqtt::packet::QoSWithPacketIdentifier::Level0
+        };
+        let theirs = mqtt::packet::PublishPacketRef::new(topic, qos, &case.payload);
+        let mut vec = Vec::with_capacity(wire.len());
+        mqtt::Encodable::encode(&theirs, &mut vec).unwrap();
+        assert_eq!(vec, wire[..], "mqtt-protocol encodes other bytes");
+        group.bench_function("mqtt_protocol", |b| {
+            b.iter(|| {
+                vec.clear();
+                mqtt::Encodable::encode(black_box(&theirs), &mut vec).unwrap();
+                black_box(&vec);
+            })
+        });
         let packet = case.mqttrs();
         let mut out = vec![0u8; wire.len()];
         group.bench_function("mqttrs", |b| {
