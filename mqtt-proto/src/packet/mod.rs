@@ -225,23 +225,22 @@ pub enum Packet {
 }
 
 macro_rules! packet_from {
-    ($($variant:ident),*) => {$(
-        impl From<$variant> for Packet {
-            fn from(p: $variant) -> Packet {
-                Packet::$variant(p)
+    ($($variant:ident),* ; boxed: $($boxed:ident),*) => {
+        $(
+            impl From<$variant> for Packet {
+                fn from(p: $variant) -> Packet {
+                    Packet::$variant(p)
+                }
             }
-        }
-    )*};
-}
-impl From<Connect> for Packet {
-    fn from(p: Connect) -> Packet {
-        Packet::Connect(Box::new(p))
-    }
-}
-impl From<ConnAck> for Packet {
-    fn from(p: ConnAck) -> Packet {
-        Packet::ConnAck(Box::new(p))
-    }
+        )*
+        $(
+            impl From<$boxed> for Packet {
+                fn from(p: $boxed) -> Packet {
+                    Packet::$boxed(Box::new(p))
+                }
+            }
+        )*
+    };
 }
 packet_from!(
     Publish,
@@ -254,7 +253,9 @@ packet_from!(
     Unsubscribe,
     UnsubAck,
     Disconnect,
-    Auth
+    Auth;
+    boxed: Connect,
+    ConnAck
 );
 
 /// Which side of the connection sent a packet: the decoder can refuse what that side may
@@ -330,8 +331,8 @@ impl Packet {
         let mut r = Reader::new_at(bytes, start, version.is_v5());
         let t = header.packet_type;
         let packet = match t {
-            PacketType::Connect => Packet::Connect(Box::new(Connect::read(&mut r)?)),
-            PacketType::ConnAck => Packet::ConnAck(Box::new(ConnAck::read(&mut r, version)?)),
+            PacketType::Connect => Packet::from(Connect::read(&mut r)?),
+            PacketType::ConnAck => Packet::from(ConnAck::read(&mut r, version)?),
             PacketType::Publish => Packet::Publish(Publish::read(&mut r, header.flags, version)?),
             PacketType::PubAck => Packet::PubAck(PubAck::read(&mut r, version)?),
             PacketType::PubRec => Packet::PubRec(PubRec::read(&mut r, version)?),
