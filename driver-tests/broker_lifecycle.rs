@@ -52,7 +52,7 @@ fn connect(options: ClientOptions) -> (Client, Events, Connected) {
     let (client, events) =
         Client::connect(options).unwrap_or_else(|e| panic!("connect failed: {e}\n{what}"));
     match events.recv_timeout(WAIT) {
-        Ok(Event::Connected(c)) => (client, events, c),
+        Ok(Event::Connected(c)) => (client, events, *c),
         other => panic!("the first event is not Connected: {other:?}"),
     }
 }
@@ -802,7 +802,7 @@ fn wait_for_reconnect(events: &Events) -> Connected {
                 assert!(reconnect_at.is_some(), "no reconnect planned");
                 dropped = true;
             }
-            Ok(Event::Connected(c)) if dropped => return c,
+            Ok(Event::Connected(c)) if dropped => return *c,
             Ok(Event::Message(m)) => panic!("a message while reconnecting: {m:?}"),
             Ok(_) => {}
             Err(e) => panic!("no reconnect within {WAIT:?} (dropped: {dropped}): {e}"),

@@ -60,7 +60,7 @@ pub(crate) fn connect(options: ClientOptions) -> (Client, Events, Connected) {
     let (client, events) =
         Client::connect(options).unwrap_or_else(|e| panic!("connect failed: {e}\n{what}"));
     match events.recv_timeout(WAIT) {
-        Ok(Event::Connected(c)) => (client, events, c),
+        Ok(Event::Connected(c)) => (client, events, *c),
         other => panic!("the first event is not Connected: {other:?}"),
     }
 }

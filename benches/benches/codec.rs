@@ -235,7 +235,8 @@ fn subscribe_v5() -> (Packet, rq5::Packet) {
         properties: SubscribeProperties {
             subscription_identifier: Some(42),
             user_properties: vec![UserProperty::new(mstr("trace-id"), mstr("abc123"))],
-        },
+        }
+        .into(),
     };
     let filter = |path: &str, qos, nolocal, preserve_retain, rule| rq5::Filter {
         path: path.into(),

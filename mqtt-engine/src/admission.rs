@@ -88,7 +88,7 @@ impl Admission {
         let packet = Subscribe {
             packet_id: PacketId::MAX,
             subscriptions,
-            properties,
+            properties: properties.into(),
         };
         {
             let view = self.open()?;
@@ -96,7 +96,7 @@ impl Admission {
         }
         Ok(move |done| Command::Subscribe {
             subscriptions: packet.subscriptions,
-            properties: packet.properties,
+            properties: packet.properties.into_inner(),
             done,
         })
     }
@@ -110,7 +110,7 @@ impl Admission {
         let packet = Unsubscribe {
             packet_id: PacketId::MAX,
             filters,
-            properties,
+            properties: properties.into(),
         };
         {
             let view = self.open()?;
@@ -118,7 +118,7 @@ impl Admission {
         }
         Ok(move |done| Command::Unsubscribe {
             filters: packet.filters,
-            properties: packet.properties,
+            properties: packet.properties.into_inner(),
             done,
         })
     }

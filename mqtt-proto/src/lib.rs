@@ -96,6 +96,7 @@ mod decoder;
 mod error;
 pub mod packet;
 mod packet_id;
+mod properties;
 pub mod property;
 mod reason;
 mod string;
@@ -113,6 +114,7 @@ pub use packet::{
     UnsubscribeProperties, Will, WillProperties,
 };
 pub use packet_id::PacketId;
+pub use properties::Properties;
 pub use property::{PropertyContext, PropertyId, PropertyType, UserProperty};
 pub use reason::ReasonCode;
 pub use string::{MAX_STRING_LEN, MqttString};

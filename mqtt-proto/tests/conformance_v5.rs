@@ -484,7 +484,8 @@ fn mqtt_1_5_5_1_variable_byte_integers_in_shortest_form_encoder() {
             properties: SubscribeProperties {
                 subscription_identifier: Some(id),
                 ..SubscribeProperties::default()
-            },
+            }
+            .into(),
             ..Subscribe::new(
                 pid(1),
                 vec![Subscription::new(filter("a"), QoS::AtMostOnce)],
@@ -601,7 +602,7 @@ fn mqtt_2_1_3_1_fixed_header_flags_are_the_tabled_ones() {
             SubAck {
                 packet_id: pid(1),
                 reason_codes: vec![ReasonCode::Success],
-                properties: AckProperties::default(),
+                properties: AckProperties::default().into(),
             }
             .into(),
             0x90,
@@ -611,7 +612,7 @@ fn mqtt_2_1_3_1_fixed_header_flags_are_the_tabled_ones() {
             UnsubAck {
                 packet_id: pid(1),
                 reason_codes: vec![ReasonCode::Success],
-                properties: AckProperties::default(),
+                properties: AckProperties::default().into(),
             }
             .into(),
             0xB0,
@@ -699,13 +700,13 @@ fn mqtt_2_2_2_1_property_length_0_is_always_written() {
     let suback = SubAck {
         packet_id: pid(1),
         reason_codes: vec![ReasonCode::GrantedQoS1],
-        properties: AckProperties::default(),
+        properties: AckProperties::default().into(),
     };
     assert_eq!(roundtrip(suback), b"\x90\x04\x00\x01\x00\x01");
     let unsuback = UnsubAck {
         packet_id: pid(1),
         reason_codes: vec![ReasonCode::Success],
-        properties: AckProperties::default(),
+        properties: AckProperties::default().into(),
     };
     assert_eq!(roundtrip(unsuback), b"\xB0\x04\x00\x01\x00\x00");
     // Leaving it out where it is required makes the packet run short.
@@ -1648,11 +1649,11 @@ fn mqtt_3_7_2_1_pubcomp_reason_codes() {
 #[test]
 fn mqtt_3_4_2_2_and_3_4_2_3_puback_fit_within() {
     check_fit_within!(PubAck {
-        properties: ack_properties(),
+        properties: ack_properties().into(),
         ..PubAck::with_reason(pid(1), ReasonCode::QuotaExceeded)
     });
     check_fit_within!(PubAck {
-        properties: ack_properties(),
+        properties: ack_properties().into(),
         ..PubAck::new(pid(1))
     });
 }
@@ -1661,7 +1662,7 @@ fn mqtt_3_4_2_2_and_3_4_2_3_puback_fit_within() {
 #[test]
 fn mqtt_3_5_2_2_and_3_5_2_3_pubrec_fit_within() {
     check_fit_within!(PubRec {
-        properties: ack_properties(),
+        properties: ack_properties().into(),
         ..PubRec::with_reason(pid(9), ReasonCode::NotAuthorized)
     });
 }
@@ -1670,7 +1671,7 @@ fn mqtt_3_5_2_2_and_3_5_2_3_pubrec_fit_within() {
 #[test]
 fn mqtt_3_6_2_2_and_3_6_2_3_pubrel_fit_within() {
     check_fit_within!(PubRel {
-        properties: ack_properties(),
+        properties: ack_properties().into(),
         ..PubRel::with_reason(pid(9), ReasonCode::PacketIdentifierNotFound)
     });
 }
@@ -1679,7 +1680,7 @@ fn mqtt_3_6_2_2_and_3_6_2_3_pubrel_fit_within() {
 #[test]
 fn mqtt_3_7_2_2_and_3_7_2_3_pubcomp_fit_within() {
     check_fit_within!(PubComp {
-        properties: ack_properties(),
+        properties: ack_properties().into(),
         ..PubComp::new(pid(9))
     });
 }
@@ -1856,7 +1857,7 @@ fn mqtt_3_8_4_6_and_3_9_3_1_suback_keeps_one_code_per_entry_in_order() {
     let empty = SubAck {
         packet_id: pid(1),
         reason_codes: vec![],
-        properties: AckProperties::default(),
+        properties: AckProperties::default().into(),
     };
     assert_eq!(
         enc_err(&empty),
@@ -1870,7 +1871,7 @@ fn mqtt_3_9_2_1_and_3_9_2_2_suback_fit_within() {
     check_fit_within!(SubAck {
         packet_id: pid(3),
         reason_codes: vec![ReasonCode::GrantedQoS1, ReasonCode::TopicFilterInvalid],
-        properties: ack_properties(),
+        properties: ack_properties().into(),
     });
 }
 
@@ -1888,7 +1889,7 @@ fn mqtt_3_9_3_2_suback_reason_codes_are_from_table_3_8() {
         SubAck {
             packet_id: pid(1),
             reason_codes: vec![ReasonCode::Success, c],
-            properties: AckProperties::default(),
+            properties: AckProperties::default().into(),
         }
         .into()
     });
@@ -1968,7 +1969,7 @@ fn mqtt_3_11_2_1_and_3_11_2_2_unsuback_fit_within() {
     check_fit_within!(UnsubAck {
         packet_id: pid(3),
         reason_codes: vec![ReasonCode::Success, ReasonCode::NoSubscriptionExisted],
-        properties: ack_properties(),
+        properties: ack_properties().into(),
     });
 }
 
@@ -2008,7 +2009,7 @@ fn mqtt_3_11_3_2_unsuback_reason_codes_are_from_table_3_9() {
         UnsubAck {
             packet_id: pid(1),
             reason_codes: vec![c],
-            properties: AckProperties::default(),
+            properties: AckProperties::default().into(),
         }
         .into()
     });
@@ -2085,7 +2086,8 @@ fn mqtt_3_14_2_3_and_3_14_2_4_disconnect_fit_within() {
             user_properties: vec![user("k", "v")],
             server_reference: Some(mstr("other:1883")),
             ..DisconnectProperties::default()
-        },
+        }
+        .into(),
     });
     check_fit_within!(Disconnect {
         reason_code: ReasonCode::Success,
@@ -2093,7 +2095,8 @@ fn mqtt_3_14_2_3_and_3_14_2_4_disconnect_fit_within() {
             reason_string: Some(mstr("done")),
             user_properties: vec![user("k", "v")],
             ..DisconnectProperties::default()
-        },
+        }
+        .into(),
     });
 }
 
@@ -2149,7 +2152,8 @@ fn mqtt_3_15_2_2_and_3_15_2_3_auth_fit_within() {
             authentication_data: Some(Bytes::from_static(b"client-first")),
             reason_string: Some(mstr("step 2")),
             user_properties: vec![user("k", "v")],
-        },
+        }
+        .into(),
     });
 }
 
@@ -2905,7 +2909,8 @@ fn u5_21_subscription_identifier_is_1_to_268435455() {
             properties: SubscribeProperties {
                 subscription_identifier: Some(bad),
                 ..SubscribeProperties::default()
-            },
+            }
+            .into(),
             ..Subscribe::new(
                 pid(1),
                 vec![Subscription::new(filter("a"), QoS::AtMostOnce)],
@@ -2986,7 +2991,8 @@ fn u5_25_acknowledgement_short_forms() {
         properties: AckProperties {
             reason_string: Some(mstr("ok")),
             ..AckProperties::default()
-        },
+        }
+        .into(),
         ..PubAck::new(pid(1))
     };
     assert_eq!(roundtrip(p), b"\x40\x09\x00\x01\x00\x05\x1F\x00\x02ok");
@@ -3118,7 +3124,7 @@ fn u5_32_auth_forms_and_authentication_method() {
     );
     let no_method = Auth {
         reason_code: ReasonCode::ContinueAuthentication,
-        properties: AuthProperties::default(),
+        properties: AuthProperties::default().into(),
     };
     assert_eq!(
         enc_err(&no_method),

@@ -63,7 +63,7 @@ fn publish(
         topic: topic(t),
         packet_id: packet_id.map(pid),
         payload: Bytes::from_static(payload),
-        properties: PublishProperties::default(),
+        properties: PublishProperties::default().into(),
     }
 }
 

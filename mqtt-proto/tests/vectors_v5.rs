@@ -39,7 +39,7 @@ fn publish(
         topic: topic(t),
         packet_id: packet_id.map(pid),
         payload: Bytes::from_static(payload),
-        properties: PublishProperties::default(),
+        properties: PublishProperties::default().into(),
     }
 }
 
@@ -55,25 +55,25 @@ fn ack(
         0x40 => PubAck {
             packet_id,
             reason_code,
-            properties,
+            properties: properties.into(),
         }
         .into(),
         0x50 => PubRec {
             packet_id,
             reason_code,
-            properties,
+            properties: properties.into(),
         }
         .into(),
         0x62 => PubRel {
             packet_id,
             reason_code,
-            properties,
+            properties: properties.into(),
         }
         .into(),
         0x70 => PubComp {
             packet_id,
             reason_code,
-            properties,
+            properties: properties.into(),
         }
         .into(),
         _ => unreachable!("not an acknowledgement: {first:#04x}"),
@@ -861,7 +861,8 @@ fn subscribe_v5_options_identifier_user_property() {
         properties: SubscribeProperties {
             subscription_identifier: Some(10),
             user_properties: vec![user("k", "v")],
-        },
+        }
+        .into(),
     };
     check_vector(V5, &bytes, expected);
 }
@@ -981,7 +982,7 @@ fn suback_v5_minimal() {
     let expected = SubAck {
         packet_id: pid(10),
         reason_codes: vec![ReasonCode::GrantedQoS1],
-        properties: AckProperties::default(),
+        properties: AckProperties::default().into(),
     };
     check_vector(V5, &[0x90, 0x04, 0x00, 0x0A, 0x00, 0x01], expected);
 }
@@ -1017,7 +1018,8 @@ fn suback_v5_every_subscribe_reason_code() {
         properties: AckProperties {
             reason_string: Some(s("no")),
             user_properties: Vec::new(),
-        },
+        }
+        .into(),
     };
     check_vector(V5, &bytes, expected);
 }
@@ -1049,7 +1051,8 @@ fn unsubscribe_v5_user_property_multiple_filters() {
         filters: vec![filter("a/b"), filter("c/#")],
         properties: UnsubscribeProperties {
             user_properties: vec![user("k", "v")],
-        },
+        }
+        .into(),
     };
     check_vector(V5, &bytes, expected);
 }
@@ -1060,7 +1063,7 @@ fn unsuback_v5_minimal() {
     let expected = UnsubAck {
         packet_id: pid(12),
         reason_codes: vec![ReasonCode::Success],
-        properties: AckProperties::default(),
+        properties: AckProperties::default().into(),
     };
     check_vector(V5, &[0xB0, 0x04, 0x00, 0x0C, 0x00, 0x00], expected);
 }
@@ -1087,7 +1090,8 @@ fn unsuback_v5_every_unsubscribe_reason_code() {
         properties: AckProperties {
             reason_string: Some(s("r")),
             user_properties: Vec::new(),
-        },
+        }
+        .into(),
     };
     check_vector(V5, &bytes, expected);
 }
@@ -1183,7 +1187,8 @@ fn disconnect_v5_client_properties() {
             reason_string: Some(s("bye")),
             user_properties: vec![user("k", "v")],
             server_reference: None,
-        },
+        }
+        .into(),
     };
     check_vector(V5, &bytes, expected);
 }
@@ -1204,7 +1209,8 @@ fn disconnect_v5_use_another_server_with_reference() {
             reason_string: Some(s("move")),
             server_reference: Some(s("host:1")),
             ..DisconnectProperties::default()
-        },
+        }
+        .into(),
     };
     check_vector(V5, &bytes, expected);
 }
@@ -1257,7 +1263,8 @@ fn auth_v5_reauthenticate_every_property() {
             authentication_data: Some(Bytes::from_static(&[0xAB, 0xCD])),
             reason_string: Some(s("ra")),
             user_properties: vec![user("k", "v")],
-        },
+        }
+        .into(),
     };
     check_vector(V5, &bytes, expected);
 }
@@ -1284,18 +1291,19 @@ fn auth_v5_without_method_cannot_be_encoded() {
     let without_method = [
         Auth {
             reason_code: ReasonCode::ContinueAuthentication,
-            properties: AuthProperties::default(),
+            properties: AuthProperties::default().into(),
         },
         Auth {
             reason_code: ReasonCode::ReAuthenticate,
-            properties: AuthProperties::default(),
+            properties: AuthProperties::default().into(),
         },
         Auth {
             reason_code: ReasonCode::Success,
             properties: AuthProperties {
                 reason_string: Some(s("no method")),
                 ..AuthProperties::default()
-            },
+            }
+            .into(),
         },
     ];
     for auth in without_method {

@@ -194,7 +194,7 @@ mod tests {
                 TopicFilter::try_from("a/#").unwrap(),
                 QoS::AtMostOnce
             )],
-            properties: SubscribeProperties::default(),
+            properties: SubscribeProperties::default().into(),
         };
         let v = ProtocolVersion::V5;
         assert_eq!(

@@ -238,12 +238,12 @@ fn only_auth_before_connack_when_authenticating() {
     h.receive(SubAck {
         packet_id: pid(1),
         reason_codes: vec![ReasonCode::GrantedQoS1],
-        properties: AckProperties::default(),
+        properties: AckProperties::default().into(),
     });
     h.receive(UnsubAck {
         packet_id: pid(2),
         reason_codes: vec![ReasonCode::Success],
-        properties: AckProperties::default(),
+        properties: AckProperties::default().into(),
     });
     h.receive(PubAck::new(pid(3)));
     let events = h.take_events();

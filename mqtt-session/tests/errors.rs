@@ -296,7 +296,7 @@ fn packet_before_connack_is_a_protocol_violation() {
         Packet::SubAck(SubAck {
             packet_id: pid(1),
             reason_codes: vec![ReasonCode::GrantedQoS1],
-            properties: AckProperties::default(),
+            properties: AckProperties::default().into(),
         }),
     ];
     for v in ALL {
@@ -355,7 +355,7 @@ fn acknowledgements_for_unknown_identifiers_are_protocol_violations() {
                 Packet::SubAck(SubAck {
                     packet_id: pid(9),
                     reason_codes: vec![ReasonCode::GrantedQoS1],
-                    properties: AckProperties::default(),
+                    properties: AckProperties::default().into(),
                 }),
                 "SUBACK",
             ),
@@ -363,7 +363,7 @@ fn acknowledgements_for_unknown_identifiers_are_protocol_violations() {
                 Packet::UnsubAck(UnsubAck {
                     packet_id: pid(9),
                     reason_codes: unsuback_codes,
-                    properties: AckProperties::default(),
+                    properties: AckProperties::default().into(),
                 }),
                 "UNSUBACK",
             ),
@@ -410,7 +410,7 @@ fn suback_with_the_wrong_number_of_codes_is_a_protocol_violation() {
         h.receive(SubAck {
             packet_id: pid(1),
             reason_codes: vec![ReasonCode::Success],
-            properties: AckProperties::default(),
+            properties: AckProperties::default().into(),
         });
         let violation = expect_violation(&mut h, vec![], ReasonCode::ProtocolError);
         assert_eq!(violation, ProtocolViolation::ReasonCodeCount);
@@ -702,7 +702,8 @@ fn problem_information_after_request_problem_information_0_is_a_protocol_error()
         properties: AckProperties {
             reason_string: None,
             user_properties: vec![UserProperty::new(s("k"), s("v"))],
-        },
+        }
+        .into(),
     });
     expect_violation(&mut h, vec![], ReasonCode::ProtocolError);
 }
@@ -921,7 +922,7 @@ fn fuzz_input(v: ProtocolVersion, next: &mut impl FnMut() -> u64) -> Vec<u8> {
         Packet::SubAck(SubAck {
             packet_id: id,
             reason_codes: vec![ReasonCode::GrantedQoS1],
-            properties: AckProperties::default(),
+            properties: AckProperties::default().into(),
         }),
     ];
     if v.is_v5() {
@@ -1014,7 +1015,8 @@ fn redirect(code: ReasonCode, reference: &str) -> Disconnect {
         properties: DisconnectProperties {
             server_reference: Some(s(reference)),
             ..DisconnectProperties::default()
-        },
+        }
+        .into(),
     }
 }
 

@@ -100,7 +100,7 @@ fn connect_with(h: &mut Harness, connack: ConnAck) -> Connected {
         panic!("{events:?}")
     };
     h.events = events;
-    c
+    *c
 }
 
 fn connack_present() -> ConnAck {
@@ -1458,7 +1458,7 @@ fn request_response_properties_pass_through_both_ways() {
         panic!("{events:?}")
     };
     assert_eq!(m.publish, reply);
-    assert_eq!(m.publish.properties, reply_properties);
+    assert_eq!(m.publish.properties, reply_properties.into());
 }
 
 // ----- message expiry -----

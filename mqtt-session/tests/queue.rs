@@ -457,7 +457,7 @@ fn every_operation_ends_in_exactly_one_event() {
     h.receive(SubAck {
         packet_id: id(5),
         reason_codes: vec![ReasonCode::GrantedQoS1],
-        properties: AckProperties::default(),
+        properties: AckProperties::default().into(),
     });
     let p7 = publish(&mut h, msg("t", "7", QoS::AtLeastOnce)); // 7
     let p8 = publish(&mut h, msg("t", "8", QoS::AtLeastOnce)); // queued

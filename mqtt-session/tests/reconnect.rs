@@ -466,7 +466,7 @@ fn operations_made_while_disconnected_complete_after_reconnect() {
         h.receive(SubAck {
             packet_id: pid(2),
             reason_codes: vec![ReasonCode::GrantedQoS2],
-            properties: AckProperties::default(),
+            properties: AckProperties::default().into(),
         });
         h.receive(UnsubAck {
             packet_id: pid(3),
@@ -475,7 +475,7 @@ fn operations_made_while_disconnected_complete_after_reconnect() {
             } else {
                 vec![]
             },
-            properties: AckProperties::default(),
+            properties: AckProperties::default().into(),
         });
         h.receive(PubAck::new(pid(4)));
         h.receive(PubRec::new(pid(5)));
@@ -546,7 +546,7 @@ fn unacknowledged_operations_on_a_clean_session_go_again_and_complete_once() {
         h.receive(SubAck {
             packet_id: pid(2),
             reason_codes: vec![ReasonCode::Success],
-            properties: AckProperties::default(),
+            properties: AckProperties::default().into(),
         });
         h.receive(PubAck::new(pid(3)));
         let events = h.take_events();
@@ -688,7 +688,8 @@ fn v5_user_disconnect_with_will_message() {
                 reason_string: Some(s("going dark")),
                 user_properties: vec![UserProperty::new(s("k"), s("v"))],
                 ..DisconnectProperties::default()
-            },
+            }
+            .into(),
         }),
         &[],
     );
@@ -720,7 +721,8 @@ fn v5_user_disconnect_updates_the_session_expiry() {
                 properties: DisconnectProperties {
                     session_expiry_interval: Some(expiry),
                     ..DisconnectProperties::default()
-                },
+                }
+                .into(),
             }),
             &[],
         );
@@ -772,7 +774,8 @@ fn v5_user_disconnect_cannot_raise_a_zero_session_expiry() {
             properties: DisconnectProperties {
                 session_expiry_interval: Some(0),
                 ..DisconnectProperties::default()
-            },
+            }
+            .into(),
         }),
         &[],
     );

@@ -74,7 +74,7 @@ fn suback(n: u16, codes: &[ReasonCode]) -> SubAck {
     SubAck {
         packet_id: id(n),
         reason_codes: codes.to_vec(),
-        properties: AckProperties::default(),
+        properties: AckProperties::default().into(),
     }
 }
 
@@ -120,7 +120,7 @@ fn reconnect(h: &mut Harness, connack: ConnAck) -> (mqtt_proto::Connect, Connect
     let Event::Connected(c) = &events[at] else {
         unreachable!()
     };
-    (connect, c.clone(), events[at + 1..].to_vec())
+    (connect, (**c).clone(), events[at + 1..].to_vec())
 }
 
 /// The packet identifiers of the PUBLISH packets in `sent`, checking each went out as a
@@ -732,7 +732,7 @@ fn state_and_restore_continue_the_session_in_a_new_process() {
         );
         assert_eq!(state.incoming_qos2, vec![id(9)]);
         let mut pending = Subscribe::new(id(4), vec![sub("s", QoS::AtLeastOnce)]);
-        pending.properties = s_props;
+        pending.properties = s_props.into();
         assert_eq!(
             state.requests,
             vec![(Some(s), Request::Subscribe(pending.clone()))]

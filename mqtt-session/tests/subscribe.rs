@@ -37,7 +37,7 @@ fn suback(n: u16, codes: &[ReasonCode]) -> SubAck {
     SubAck {
         packet_id: id(n),
         reason_codes: codes.to_vec(),
-        properties: AckProperties::default(),
+        properties: AckProperties::default().into(),
     }
 }
 
@@ -45,7 +45,7 @@ fn unsuback(n: u16, codes: &[ReasonCode]) -> UnsubAck {
     UnsubAck {
         packet_id: id(n),
         reason_codes: codes.to_vec(),
-        properties: AckProperties::default(),
+        properties: AckProperties::default().into(),
     }
 }
 
@@ -226,7 +226,7 @@ fn subscribe_with_several_filters_and_v5_options() {
         vec![Packet::Subscribe(Subscribe {
             packet_id: id(1),
             subscriptions: subs.clone(),
-            properties: props,
+            properties: props.into(),
         })]
     );
     assert!(h.take_events().is_empty());

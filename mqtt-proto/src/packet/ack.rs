@@ -7,6 +7,7 @@ use bytes::{BufMut, BytesMut};
 use super::{Body, PacketType, not_in_v3};
 use crate::error::{DecodeError, EncodeError};
 use crate::packet_id::PacketId;
+use crate::properties::Properties;
 use crate::property::{
     PropertyContext, PropertyId, PropertyList, Sink, UserProperty, Value, opt_str, read_properties,
     user_properties,
@@ -47,10 +48,13 @@ impl AckProperties {
     }
 
     /// Reads the properties of an acknowledgement of type `packet`.
-    pub(crate) fn read(r: &mut Reader, packet: PacketType) -> Result<AckProperties, DecodeError> {
-        let mut props = AckProperties::default();
+    pub(crate) fn read(
+        r: &mut Reader,
+        packet: PacketType,
+    ) -> Result<Properties<AckProperties>, DecodeError> {
+        let mut props = Properties::<AckProperties>::none();
         read_properties(r, PropertyContext::Packet(packet), |id, v| {
-            props.apply(id, v, packet)
+            props.get_mut().apply(id, v, packet)
         })?;
         Ok(props)
     }
@@ -129,7 +133,7 @@ macro_rules! pub_ack_packet {
             /// The reason code (5.0; always Success under 3.1.1).
             pub reason_code: ReasonCode,
             /// MQTT 5.0 properties.
-            pub properties: AckProperties,
+            pub properties: Properties<AckProperties>,
         }
 
         impl $name {
@@ -138,7 +142,7 @@ macro_rules! pub_ack_packet {
                 $name {
                     packet_id,
                     reason_code: ReasonCode::Success,
-                    properties: AckProperties::default(),
+                    properties: Properties::none(),
                 }
             }
 
@@ -147,14 +151,14 @@ macro_rules! pub_ack_packet {
                 $name {
                     packet_id,
                     reason_code,
-                    properties: AckProperties::default(),
+                    properties: Properties::none(),
                 }
             }
 
             pub(crate) fn read(r: &mut Reader, version: ProtocolVersion) -> Result<$name, DecodeError> {
                 let packet_id = PacketId::new(r.u16("packet identifier")?).ok_or(DecodeError::ZeroPacketId)?;
                 let mut reason_code = ReasonCode::Success;
-                let mut properties = AckProperties::default();
+                let mut properties = Properties::none();
                 // A 5.0 acknowledgement may stop after the packet identifier (Success,
                 // no properties) or after the reason code (no properties).
                 if version.is_v5() && r.remaining() > 0 {

@@ -6,6 +6,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::ack::{check_reason_code, read_reason_code};
 use super::{Body, PacketType, not_in_v3};
 use crate::error::{DecodeError, EncodeError};
+use crate::properties::Properties;
 use crate::property::{
     PropertyContext, PropertyId, PropertyList, Sink, UserProperty, Value, opt_bin, opt_str,
     read_properties, user_properties,
@@ -60,7 +61,7 @@ pub struct Auth {
     pub reason_code: ReasonCode,
     /// Properties; the Authentication Method is required unless the packet is a bare
     /// Success.
-    pub properties: AuthProperties,
+    pub properties: Properties<AuthProperties>,
 }
 
 impl Auth {
@@ -68,11 +69,11 @@ impl Auth {
     pub fn new(reason_code: ReasonCode, method: MqttString, data: Option<Bytes>) -> Auth {
         Auth {
             reason_code,
-            properties: AuthProperties {
+            properties: Properties::new(AuthProperties {
                 authentication_method: Some(method),
                 authentication_data: data,
                 ..AuthProperties::default()
-            },
+            }),
         }
     }
 

@@ -6,6 +6,7 @@ use bytes::{BufMut, BytesMut};
 use super::ack::{check_reason_code, read_reason_code};
 use super::{Body, PacketType, not_in_v3};
 use crate::error::{DecodeError, EncodeError};
+use crate::properties::Properties;
 use crate::property::{
     PropertyContext, PropertyId, PropertyList, Sink, UserProperty, Value, opt_four, opt_str,
     read_properties, user_properties,
@@ -60,7 +61,7 @@ pub struct Disconnect {
     /// The disconnect reason code.
     pub reason_code: ReasonCode,
     /// MQTT 5.0 properties.
-    pub properties: DisconnectProperties,
+    pub properties: Properties<DisconnectProperties>,
 }
 
 impl Default for ReasonCode {
@@ -75,7 +76,7 @@ impl Disconnect {
     pub fn new(reason_code: ReasonCode) -> Disconnect {
         Disconnect {
             reason_code,
-            properties: DisconnectProperties::default(),
+            properties: Properties::none(),
         }
     }
 

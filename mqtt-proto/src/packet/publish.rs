@@ -7,6 +7,7 @@ use core::num::NonZeroU16;
 use super::{Body, PacketType, not_in_v3};
 use crate::error::{DecodeError, EncodeError};
 use crate::packet_id::PacketId;
+use crate::properties::Properties;
 use crate::property::{
     PropertyContext, PropertyId, PropertyList, Sink, UserProperty, Value, opt_bin, opt_bool,
     opt_four, opt_str, opt_two, read_properties, user_properties,
@@ -49,7 +50,7 @@ pub struct Publish {
     /// The application message.
     pub payload: Bytes,
     /// MQTT 5.0 properties.
-    pub properties: PublishProperties,
+    pub properties: Properties<PublishProperties>,
 }
 
 /// The properties of a PUBLISH (MQTT 5.0 §3.3.2.3).
@@ -177,7 +178,7 @@ impl Publish {
             topic,
             packet_id: None,
             payload: payload.into(),
-            properties: PublishProperties::default(),
+            properties: Properties::none(),
         }
     }
 
@@ -196,7 +197,7 @@ impl Publish {
 
     /// Sets the properties.
     pub fn with_properties(mut self, properties: PublishProperties) -> Publish {
-        self.properties = properties;
+        self.properties = Properties::new(properties);
         self
     }
 
@@ -223,10 +224,10 @@ impl Publish {
         } else {
             Some(PacketId::new(r.u16("packet identifier")?).ok_or(DecodeError::ZeroPacketId)?)
         };
-        let mut properties = PublishProperties::default();
+        let mut properties = Properties::<PublishProperties>::none();
         if version.is_v5() {
             read_properties(r, PropertyContext::Packet(PacketType::Publish), |id, v| {
-                properties.apply(id, v)
+                properties.get_mut().apply(id, v)
             })?;
         }
         if topic.is_empty() && properties.topic_alias.is_none() {
@@ -267,7 +268,9 @@ impl Body for Publish {
             if self.topic.is_empty() && self.properties.topic_alias.is_none() {
                 return Err(EncodeError::EmptyTopicWithoutAlias);
             }
-            self.properties.check()
+            self.properties
+                .get()
+                .map_or(Ok(()), PublishProperties::check)
         } else if self.topic.is_empty() {
             Err(EncodeError::EmptyTopicWithoutAlias)
         } else if !self.properties.is_empty() {

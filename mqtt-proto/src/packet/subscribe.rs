@@ -7,6 +7,7 @@ use super::ack::{AckProperties, check_reason_code};
 use super::{Body, PacketType, not_in_v3};
 use crate::error::{DecodeError, EncodeError};
 use crate::packet_id::PacketId;
+use crate::properties::Properties;
 use crate::property::{
     PropertyContext, PropertyId, PropertyList, Sink, UserProperty, Value, read_properties,
     user_properties,
@@ -141,7 +142,7 @@ pub struct Subscribe {
     /// The subscriptions, at least one.
     pub subscriptions: Vec<Subscription>,
     /// MQTT 5.0 properties.
-    pub properties: SubscribeProperties,
+    pub properties: Properties<SubscribeProperties>,
 }
 
 impl Subscribe {
@@ -150,14 +151,14 @@ impl Subscribe {
         Subscribe {
             packet_id,
             subscriptions,
-            properties: SubscribeProperties::default(),
+            properties: Properties::none(),
         }
     }
 
     pub(crate) fn read(r: &mut Reader, version: ProtocolVersion) -> Result<Subscribe, DecodeError> {
         let packet_id =
             PacketId::new(r.u16("packet identifier")?).ok_or(DecodeError::ZeroPacketId)?;
-        let mut properties = SubscribeProperties::default();
+        let mut properties = Properties::<SubscribeProperties>::none();
         if version.is_v5() {
             read_properties(
                 r,
@@ -273,7 +274,7 @@ pub struct SubAck {
     /// The granted QoS or the failure, per subscription.
     pub reason_codes: Vec<ReasonCode>,
     /// MQTT 5.0 properties.
-    pub properties: AckProperties,
+    pub properties: Properties<AckProperties>,
 }
 
 impl SubAck {
@@ -283,7 +284,7 @@ impl SubAck {
         let properties = if version.is_v5() {
             AckProperties::read(r, PacketType::SubAck)?
         } else {
-            AckProperties::default()
+            Properties::none()
         };
         let reason_codes = read_reason_codes(r, PacketType::SubAck, version)?;
         Ok(SubAck {

@@ -8,6 +8,7 @@ use super::subscribe::{check_reason_codes, read_reason_codes};
 use super::{Body, PacketType, not_in_v3};
 use crate::error::{DecodeError, EncodeError};
 use crate::packet_id::PacketId;
+use crate::properties::Properties;
 use crate::property::{
     PropertyContext, PropertyId, PropertyList, Sink, UserProperty, Value, read_properties,
     user_properties,
@@ -22,6 +23,13 @@ use crate::wire::{Reader, put_str};
 pub struct UnsubscribeProperties {
     /// User Properties, in order.
     pub user_properties: Vec<UserProperty>,
+}
+
+impl UnsubscribeProperties {
+    /// Whether no property is set.
+    pub fn is_empty(&self) -> bool {
+        self.user_properties.is_empty()
+    }
 }
 
 impl PropertyList for UnsubscribeProperties {
@@ -39,7 +47,7 @@ pub struct Unsubscribe {
     /// The topic filters, at least one.
     pub filters: Vec<TopicFilter>,
     /// MQTT 5.0 properties.
-    pub properties: UnsubscribeProperties,
+    pub properties: Properties<UnsubscribeProperties>,
 }
 
 impl Unsubscribe {
@@ -48,7 +56,7 @@ impl Unsubscribe {
         Unsubscribe {
             packet_id,
             filters,
-            properties: UnsubscribeProperties::default(),
+            properties: Properties::none(),
         }
     }
 
@@ -58,7 +66,7 @@ impl Unsubscribe {
     ) -> Result<Unsubscribe, DecodeError> {
         let packet_id =
             PacketId::new(r.u16("packet identifier")?).ok_or(DecodeError::ZeroPacketId)?;
-        let mut properties = UnsubscribeProperties::default();
+        let mut properties = Properties::<UnsubscribeProperties>::none();
         if version.is_v5() {
             read_properties(
                 r,
@@ -142,7 +150,7 @@ pub struct UnsubAck {
     /// One reason code per filter (5.0); empty under 3.1.1.
     pub reason_codes: Vec<ReasonCode>,
     /// MQTT 5.0 properties.
-    pub properties: AckProperties,
+    pub properties: Properties<AckProperties>,
 }
 
 impl UnsubAck {
@@ -153,7 +161,7 @@ impl UnsubAck {
             return Ok(UnsubAck {
                 packet_id,
                 reason_codes: Vec::new(),
-                properties: AckProperties::default(),
+                properties: Properties::none(),
             });
         }
         let properties = AckProperties::read(r, PacketType::UnsubAck)?;

@@ -551,7 +551,7 @@ fn publish(version: ProtocolVersion) -> impl Strategy<Value = Publish> {
                     topic,
                     packet_id: (!qos0).then_some(id),
                     payload,
-                    properties,
+                    properties: properties.into(),
                 }
             },
         )
@@ -568,7 +568,7 @@ macro_rules! pub_ack_strategy {
             (packet_id(), rest).prop_map(|(packet_id, (reason_code, properties))| $t {
                 packet_id,
                 reason_code,
-                properties,
+                properties: properties.into(),
             })
         }
     };
@@ -626,7 +626,7 @@ fn subscribe(version: ProtocolVersion) -> impl Strategy<Value = Subscribe> {
         |(packet_id, subscriptions, properties)| Subscribe {
             packet_id,
             subscriptions,
-            properties,
+            properties: properties.into(),
         },
     )
 }
@@ -657,7 +657,7 @@ fn suback(version: ProtocolVersion) -> impl Strategy<Value = SubAck> {
         |(packet_id, reason_codes, properties)| SubAck {
             packet_id,
             reason_codes,
-            properties,
+            properties: properties.into(),
         },
     )
 }
@@ -672,7 +672,7 @@ fn unsubscribe(version: ProtocolVersion) -> impl Strategy<Value = Unsubscribe> {
         |(packet_id, filters, user_properties)| Unsubscribe {
             packet_id,
             filters,
-            properties: UnsubscribeProperties { user_properties },
+            properties: UnsubscribeProperties { user_properties }.into(),
         },
     )
 }
@@ -691,7 +691,7 @@ fn unsuback(version: ProtocolVersion) -> impl Strategy<Value = UnsubAck> {
     (packet_id(), rest).prop_map(|(packet_id, (reason_codes, properties))| UnsubAck {
         packet_id,
         reason_codes,
-        properties,
+        properties: properties.into(),
     })
 }
 
@@ -705,7 +705,7 @@ fn disconnect(version: ProtocolVersion) -> BoxedStrategy<Disconnect> {
     )
         .prop_map(|(reason_code, properties)| Disconnect {
             reason_code,
-            properties,
+            properties: properties.into(),
         })
         .boxed()
 }
@@ -734,7 +734,8 @@ fn auth() -> impl Strategy<Value = Auth> {
                     authentication_data: data,
                     reason_string,
                     user_properties,
-                },
+                }
+                .into(),
             },
         })
 }

@@ -1,6 +1,7 @@
 //! The connection life cycle: opening, CONNECT / CONNACK, enhanced authentication,
 //! DISCONNECT both ways, protocol violations and reconnecting.
 
+use alloc::boxed::Box;
 use alloc::string::ToString;
 use bytes::Bytes;
 use core::num::{NonZeroU16, NonZeroU32};
@@ -101,7 +102,8 @@ impl Session {
                     reason_string: options.reason_string,
                     user_properties: options.user_properties,
                     server_reference: None,
-                };
+                }
+                .into();
                 packet.fit_within(self.version(), self.limits.maximum_packet_size);
             }
             self.send(now, &packet).map_err(UsageError::from)?;
@@ -330,13 +332,13 @@ impl Session {
         let session_lost = self.resuming && !session_present;
         self.state = State::Connected;
         self.backoff.reset();
-        self.events.push_back(Event::Connected(Connected {
+        self.events.push_back(Event::Connected(Box::new(Connected {
             session_present,
             session_lost,
             client_id: self.client_id.clone(),
             limits: self.limits.clone(),
             properties: c.properties,
-        }));
+        })));
         if session_present {
             // [MQTT-4.4.0-1]: re-send unacknowledged PUBLISH (DUP) and PUBREL first.
             self.resume_session(now);
@@ -393,7 +395,7 @@ impl Session {
                 self.auth_challenge = true;
                 self.events.push_back(Event::AuthChallenge {
                     method,
-                    data: a.properties.authentication_data,
+                    data: a.properties.into_inner().authentication_data,
                 });
                 Ok(())
             }
@@ -462,7 +464,7 @@ impl Session {
         } else {
             DisconnectReason::ServerDisconnect {
                 reason_code: d.reason_code,
-                reason_string: d.properties.reason_string,
+                reason_string: d.properties.into_inner().reason_string,
             }
         };
         self.connection_lost(now, reason);

@@ -74,7 +74,7 @@ impl Session {
         let packet = Subscribe {
             packet_id: PacketId::MAX,
             subscriptions,
-            properties,
+            properties: properties.into(),
         };
         admission::check_subscribe(self.version(), self.connected_limits(), &packet)?;
         self.start_request(now, Request::Subscribe(packet), true)
@@ -94,7 +94,7 @@ impl Session {
         let packet = Unsubscribe {
             packet_id: PacketId::MAX,
             filters,
-            properties,
+            properties: properties.into(),
         };
         admission::check_unsubscribe(self.version(), self.connected_limits(), &packet)?;
         self.start_request(now, Request::Unsubscribe(packet), true)
@@ -166,7 +166,7 @@ impl Session {
             let packet = Subscribe {
                 packet_id: PacketId::MAX,
                 subscriptions: alloc::vec![subscription],
-                properties,
+                properties: properties.into(),
             };
             let _ = self.start_request(now, Request::Subscribe(packet), false);
         }
