@@ -5,6 +5,7 @@ use bytes::{Buf, BytesMut};
 use crate::error::DecodeError;
 use crate::packet::{FixedHeader, MAX_PACKET_SIZE, Packet, Role};
 use crate::version::ProtocolVersion;
+use crate::view::PacketView;
 
 /// Decodes packets from a growing buffer of received bytes.
 ///
@@ -87,16 +88,9 @@ impl Decoder {
     /// never grown here). `Err`: the stream breaks the specification; close the
     /// connection.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Packet>, DecodeError> {
-        let Some(header) = FixedHeader::parse(buf, self.version)? else {
+        let Some((header, size)) = self.header(buf)? else {
             return Ok(None);
         };
-        let size = header.packet_size();
-        if size > self.maximum_packet_size {
-            return Err(DecodeError::PacketTooLarge {
-                size,
-                maximum: self.maximum_packet_size as u32,
-            });
-        }
         if buf.len() < size {
             return Ok(None);
         }
@@ -109,26 +103,82 @@ impl Decoder {
         }
         let bytes = buf.split_to(size).freeze();
         let packet = Packet::decode_at(&header, bytes, header.header_len, self.version)?;
+        self.check_sender(&packet)?;
+        Ok(Some(packet))
+    }
+
+    /// Decodes the packet at the front of `bytes` as a borrowed [`PacketView`], with every
+    /// check [`decode`](Decoder::decode) makes, and says how many bytes it took.
+    ///
+    /// Answers `Ok(None)` when `bytes` does not hold a whole packet yet. The caller
+    /// advances past the packet itself (nothing is consumed here), so that the view can
+    /// borrow the bytes.
+    pub fn decode_view<'a>(
+        &self,
+        bytes: &'a [u8],
+    ) -> Result<Option<(PacketView<'a>, usize)>, DecodeError> {
+        let Some((header, size)) = self.header(bytes)? else {
+            return Ok(None);
+        };
+        let Some(body) = bytes.get(header.header_len..size) else {
+            return Ok(None);
+        };
+        let view = PacketView::decode_body(&header, body, self.version)?;
         if let Some(sender) = self.sender {
-            packet.check_sender(sender)?;
-            if sender == Role::Server
-                && !self.version.is_v5()
-                && matches!(packet, Packet::Disconnect(_))
-            {
-                // MQTT 3.1.1 DISCONNECT flows from client to server only.
-                return Err(DecodeError::WrongSender {
-                    what: "DISCONNECT (3.1.1: client to server only)",
-                });
+            match &view {
+                PacketView::Packet(packet) => self.check_sender(packet)?,
+                publish if sender == Role::Client && publish.has_subscription_identifier() => {
+                    return Err(DecodeError::WrongSender {
+                        what: "a Subscription Identifier in PUBLISH",
+                    });
+                }
+                PacketView::Publish(_) => {}
             }
         }
-        Ok(Some(packet))
+        Ok(Some((view, size)))
+    }
+
+    /// The fixed header at the front of `bytes` and the packet's whole size, refusing a
+    /// packet over the maximum packet size as soon as its header is in.
+    #[inline]
+    fn header(&self, bytes: &[u8]) -> Result<Option<(FixedHeader, usize)>, DecodeError> {
+        let Some(header) = FixedHeader::parse(bytes, self.version)? else {
+            return Ok(None);
+        };
+        let size = header.packet_size();
+        if size > self.maximum_packet_size {
+            return Err(DecodeError::PacketTooLarge {
+                size,
+                maximum: self.maximum_packet_size as u32,
+            });
+        }
+        Ok(Some((header, size)))
+    }
+
+    /// What only the other side may send ([`Packet::check_sender`]), for the sender set
+    /// with [`with_sender`](Decoder::with_sender).
+    fn check_sender(&self, packet: &Packet) -> Result<(), DecodeError> {
+        let Some(sender) = self.sender else {
+            return Ok(());
+        };
+        packet.check_sender(sender)?;
+        if sender == Role::Server
+            && !self.version.is_v5()
+            && matches!(packet, Packet::Disconnect(_))
+        {
+            // MQTT 3.1.1 DISCONNECT flows from client to server only.
+            return Err(DecodeError::WrongSender {
+                what: "DISCONNECT (3.1.1: client to server only)",
+            });
+        }
+        Ok(())
     }
 }
 
 /// PUBACK, PUBREC, PUBREL or PUBCOMP in its two-byte form (Success, no properties), read
 /// straight from the buffer; `None` for anything else (including packet identifier 0,
 /// which the full decoder refuses).
-fn short_ack(header: &FixedHeader, body: &[u8]) -> Option<Packet> {
+pub(crate) fn short_ack(header: &FixedHeader, body: &[u8]) -> Option<Packet> {
     let id = crate::PacketId::new(u16::from_be_bytes([*body.first()?, *body.get(1)?]))?;
     Some(match header.packet_type {
         crate::PacketType::PubAck => Packet::PubAck(crate::PubAck::new(id)),

@@ -12,6 +12,9 @@
 //!   buffer, never copies. Every rule the specification gives for well-formed packets is
 //!   checked, and each refusal is a [`DecodeError`] that names the rule and gives the
 //!   reason code for the DISCONNECT it calls for. No input makes it panic.
+//! * Borrowed views: [`view::PacketView`] decodes a packet without keeping it, for a
+//!   router, bridge or logger: a PUBLISH's topic and payload borrow the caller's bytes,
+//!   with no reference count and no allocation, and every check of the owned decode.
 //! * Encoding: [`Encode`] writes any packet into a `BytesMut`, computes its size without
 //!   writing it, refuses a packet over a maximum packet size, and can hand back a
 //!   PUBLISH payload separately for a vectored write. Building an invalid packet is an
@@ -102,6 +105,7 @@ mod reason;
 mod string;
 pub mod topic;
 mod version;
+pub mod view;
 mod wire;
 
 pub use decoder::Decoder;

@@ -273,6 +273,19 @@ pub(crate) fn read_properties(
         });
     }
     let end = r.position() + len;
+    let outer = r.limit(end);
+    let read = read_block(r, context, end, &mut apply);
+    r.unlimit(outer);
+    read
+}
+
+/// Reads the properties of a block that ends at `end`, the reader limited to it.
+fn read_block(
+    r: &mut Reader,
+    context: PropertyContext,
+    end: usize,
+    apply: &mut impl FnMut(PropertyId, Value) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
     let mut seen: u64 = 0;
     while r.position() < end {
         let raw = r.var_int("property identifier")?;

@@ -60,13 +60,8 @@ impl TopicName {
     /// Validates received bytes as a topic name in one scan (U+0000, wildcards), then as
     /// UTF-8, keeping the bytes (zero-length allowed: the caller checks it against the
     /// Topic Alias).
+    /// Wraps received bytes that [`check_wire`] accepted: validates UTF-8 only.
     pub(crate) fn from_wire(bytes: Bytes) -> Result<TopicName, TopicError> {
-        if has_null_or_wildcard(&bytes) {
-            if bytes.contains(&0) {
-                return Err(TopicError::String(crate::error::StringError::NullCharacter));
-            }
-            return Err(TopicError::WildcardInTopicName);
-        }
         Ok(TopicName(MqttString::from_checked_bytes(bytes)?))
     }
 
@@ -97,6 +92,19 @@ impl TopicName {
     pub fn levels(&self) -> core::str::Split<'_, char> {
         self.0.split('/')
     }
+}
+
+/// Checks a received topic name's bytes for U+0000 and wildcards (UTF-8 is the
+/// caller's check, on the string type it builds). A length over 65,535 cannot arrive.
+#[inline]
+pub(crate) fn check_wire(bytes: &[u8]) -> Result<(), TopicError> {
+    if has_null_or_wildcard(bytes) {
+        if bytes.contains(&0) {
+            return Err(TopicError::String(crate::error::StringError::NullCharacter));
+        }
+        return Err(TopicError::WildcardInTopicName);
+    }
+    Ok(())
 }
 
 /// Whether `b` holds U+0000, `+` or `#`: eight bytes at a time (SWAR), since every

@@ -91,6 +91,8 @@ pub(crate) fn check_binary(field: &'static str, b: &[u8]) -> Result<(), EncodeEr
 pub(crate) struct Reader {
     buf: Bytes,
     pos: usize,
+    /// Reads stop here: the buffer's end, or the end of a property block being read.
+    end: usize,
     strict: bool,
 }
 
@@ -98,7 +100,7 @@ impl Reader {
     /// Bytes not read yet.
     #[inline]
     pub(crate) fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
+        self.end - self.pos
     }
 
     #[inline]
@@ -137,7 +139,7 @@ impl Reader {
 
     #[inline]
     pub(crate) fn var_int(&mut self, field: &'static str) -> Result<u32, DecodeError> {
-        match read_var_int(&self.buf[self.pos..], self.strict)? {
+        match read_var_int(&self.buf[self.pos..self.end], self.strict)? {
             Some((v, n)) => {
                 self.pos += n;
                 Ok(v)
@@ -171,7 +173,28 @@ impl Reader {
 
     /// A reader over `buf` starting at byte `pos` (no slice, no reference count).
     pub(crate) fn new_at(buf: Bytes, pos: usize, strict: bool) -> Reader {
-        Reader { buf, pos, strict }
+        let end = buf.len();
+        Reader {
+            buf,
+            pos,
+            end,
+            strict,
+        }
+    }
+
+    /// Makes reads stop at `end` (at most the current limit) and returns the limit it
+    /// replaced, for [`Reader::unlimit`]: a property block is read within its Property
+    /// Length, whatever follows it.
+    #[inline]
+    pub(crate) fn limit(&mut self, end: usize) -> usize {
+        let limit = end.min(self.end);
+        core::mem::replace(&mut self.end, limit)
+    }
+
+    /// Restores the limit [`Reader::limit`] replaced.
+    #[inline]
+    pub(crate) fn unlimit(&mut self, end: usize) {
+        self.end = end;
     }
 
     /// Everything not read yet: moves the buffer out instead of slicing it (the reader
@@ -179,8 +202,10 @@ impl Reader {
     #[inline]
     pub(crate) fn rest(&mut self) -> Bytes {
         let mut b = core::mem::take(&mut self.buf);
+        b.truncate(self.end);
         bytes::Buf::advance(&mut b, self.pos);
         self.pos = 0;
+        self.end = 0;
         b
     }
 
@@ -188,5 +213,23 @@ impl Reader {
     #[inline]
     pub(crate) fn position(&self) -> usize {
         self.pos
+    }
+
+    /// The buffer up to the limit, read or not.
+    #[inline]
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.buf[..self.end]
+    }
+
+    /// `buf[start..end]`, shared; the caller has checked the range.
+    #[inline]
+    pub(crate) fn slice(&self, start: usize, end: usize) -> Bytes {
+        self.buf.slice(start..end)
+    }
+
+    /// Moves the position to `pos`, at most the end.
+    #[inline]
+    pub(crate) fn skip_to(&mut self, pos: usize) {
+        self.pos = pos.min(self.end);
     }
 }

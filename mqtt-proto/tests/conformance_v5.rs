@@ -2619,8 +2619,9 @@ fn u5_09_unknown_disallowed_or_mistyped_properties_are_malformed() {
     );
     refused!(
         frame(0x30, &cat(&[&s(b"t"), b"\x03\x02\x00\x00", b"payload"])),
+        // The value is read within the block, so the error names the property.
         DecodeError::UnexpectedEnd {
-            field: "properties"
+            field: "Message Expiry Interval"
         },
         MALFORMED
     );

@@ -27,20 +27,9 @@ use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;
 
 use strategies::{
-    Mutation, VERSIONS, any_connect, first_byte, mutation, tweak, version, versioned_packet,
-    versioned_packets,
+    Mutation, VERSIONS, any_connect, config, first_byte, mutation, tweak, version,
+    versioned_packet, versioned_packets,
 };
-
-/// `cases` cases (unless `PROPTEST_CASES` is set), and no regression files written into
-/// the source tree.
-fn config(cases: u32) -> ProptestConfig {
-    let mut config = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        config.cases = cases;
-    }
-    config.failure_persistence = None;
-    config
-}
 
 /// Encodes a packet the strategies call valid; refusing it is a failure.
 fn encode(packet: &Packet, version: ProtocolVersion) -> Result<Bytes, TestCaseError> {

@@ -206,47 +206,117 @@ impl Publish {
         flags: u8,
         version: ProtocolVersion,
     ) -> Result<Publish, DecodeError> {
+        let head = PublishHead::read(flags, r.bytes(), r.position())?;
+        let topic =
+            TopicName::from_wire(r.slice(head.topic.0, head.topic.1)).map_err(topic_error)?;
+        r.skip_to(head.end);
+        let mut properties = Properties::<PublishProperties>::none();
+        if version.is_v5() {
+            properties = PublishProperties::read(r)?;
+        }
+        check_topic_or_alias(topic.is_empty(), &properties, version)?;
+        Ok(Publish {
+            dup: head.dup,
+            qos: head.qos,
+            retain: head.retain,
+            topic,
+            packet_id: head.packet_id,
+            payload: r.rest(),
+            properties,
+        })
+    }
+}
+
+impl PublishProperties {
+    /// Reads a PUBLISH's Property Length and properties.
+    pub(crate) fn read(r: &mut Reader) -> Result<Properties<PublishProperties>, DecodeError> {
+        let mut properties = Properties::<PublishProperties>::none();
+        read_properties(r, PropertyContext::Packet(PacketType::Publish), |id, v| {
+            properties.get_mut().apply(id, v)
+        })?;
+        Ok(properties)
+    }
+}
+
+/// What a PUBLISH body holds before its properties, read from a byte slice: the one
+/// parser behind [`Publish`] and [`PublishView`](crate::view::PublishView).
+pub(crate) struct PublishHead {
+    pub(crate) dup: bool,
+    pub(crate) qos: QoS,
+    pub(crate) retain: bool,
+    /// Where the topic's bytes are (start, end), checked for U+0000 and wildcards but not
+    /// yet for UTF-8 (each caller does that once, on its own string type).
+    pub(crate) topic: (usize, usize),
+    pub(crate) packet_id: Option<PacketId>,
+    /// Where the properties (5.0) or the payload (3.x) start.
+    pub(crate) end: usize,
+}
+
+impl PublishHead {
+    /// Reads the head of a PUBLISH whose fixed header had `flags`, from `bytes[start..]`.
+    #[inline]
+    pub(crate) fn read(flags: u8, bytes: &[u8], start: usize) -> Result<PublishHead, DecodeError> {
         let qos = QoS::from_u8((flags >> 1) & 0b11).ok_or(DecodeError::InvalidQoS)?;
         let dup = flags & 0b1000 != 0;
         if dup && qos == QoS::AtMostOnce {
             return Err(DecodeError::DupWithQoS0);
         }
-        let topic = r.binary("topic name")?;
-        let topic = TopicName::from_wire(topic).map_err(|e| match e {
-            crate::error::TopicError::String(error) => DecodeError::InvalidString {
-                field: "topic name",
-                error,
-            },
-            other => DecodeError::InvalidTopicName(other),
-        })?;
-        let packet_id = if qos == QoS::AtMostOnce {
-            None
-        } else {
-            Some(PacketId::new(r.u16("packet identifier")?).ok_or(DecodeError::ZeroPacketId)?)
+        let end_of = |at: usize, n: usize, field| {
+            at.checked_add(n)
+                .filter(|&end| end <= bytes.len())
+                .ok_or(DecodeError::UnexpectedEnd { field })
         };
-        let mut properties = Properties::<PublishProperties>::none();
-        if version.is_v5() {
-            read_properties(r, PropertyContext::Packet(PacketType::Publish), |id, v| {
-                properties.get_mut().apply(id, v)
-            })?;
-        }
-        if topic.is_empty() && properties.topic_alias.is_none() {
-            return Err(if version.is_v5() {
-                DecodeError::EmptyTopicWithoutAlias
-            } else {
-                DecodeError::InvalidTopicName(crate::error::TopicError::Empty)
-            });
-        }
-        Ok(Publish {
+        let len_end = end_of(start, 2, "topic name")?;
+        let len = usize::from(u16::from_be_bytes([bytes[start], bytes[start + 1]]));
+        let topic_end = end_of(len_end, len, "topic name")?;
+        crate::topic::check_wire(&bytes[len_end..topic_end]).map_err(topic_error)?;
+        let (packet_id, end) = if qos == QoS::AtMostOnce {
+            (None, topic_end)
+        } else {
+            let end = end_of(topic_end, 2, "packet identifier")?;
+            let id = u16::from_be_bytes([bytes[topic_end], bytes[topic_end + 1]]);
+            (
+                Some(PacketId::new(id).ok_or(DecodeError::ZeroPacketId)?),
+                end,
+            )
+        };
+        Ok(PublishHead {
             dup,
             qos,
             retain: flags & 1 != 0,
-            topic,
+            topic: (len_end, topic_end),
             packet_id,
-            payload: r.rest(),
-            properties,
+            end,
         })
     }
+}
+
+/// A topic name's refusal as the decode error that names the field.
+pub(crate) fn topic_error(e: crate::error::TopicError) -> DecodeError {
+    match e {
+        crate::error::TopicError::String(error) => DecodeError::InvalidString {
+            field: "topic name",
+            error,
+        },
+        other => DecodeError::InvalidTopicName(other),
+    }
+}
+
+/// An empty topic is allowed only in a 5.0 PUBLISH that carries a Topic Alias
+/// ([MQTT-3.3.2-1], [MQTT-3.3.2-8]).
+pub(crate) fn check_topic_or_alias(
+    topic_empty: bool,
+    properties: &Properties<PublishProperties>,
+    version: ProtocolVersion,
+) -> Result<(), DecodeError> {
+    if topic_empty && properties.topic_alias.is_none() {
+        return Err(if version.is_v5() {
+            DecodeError::EmptyTopicWithoutAlias
+        } else {
+            DecodeError::InvalidTopicName(crate::error::TopicError::Empty)
+        });
+    }
+    Ok(())
 }
 
 impl Body for Publish {

@@ -24,6 +24,17 @@ use proptest::option;
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 
+/// `cases` cases (unless `PROPTEST_CASES` is set), and no regression files written into
+/// the source tree.
+pub(crate) fn config(cases: u32) -> ProptestConfig {
+    let mut config = ProptestConfig::default();
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        config.cases = cases;
+    }
+    config.failure_persistence = None;
+    config
+}
+
 /// Every protocol version the crate speaks.
 pub(crate) const VERSIONS: [ProtocolVersion; 3] = [
     ProtocolVersion::V3_1,
