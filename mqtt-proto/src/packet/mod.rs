@@ -148,6 +148,7 @@ impl FixedHeader {
     /// Answers `Ok(None)` when more bytes are needed. Refuses a reserved packet type,
     /// flags the packet type forbids, and a Remaining Length over 4 bytes (or, under 5.0,
     /// not in its shortest form) as soon as those bytes are there.
+    #[inline]
     pub fn parse(
         bytes: &[u8],
         version: ProtocolVersion,
