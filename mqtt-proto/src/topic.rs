@@ -213,21 +213,42 @@ impl fmt::Display for TopicName {
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TopicFilter(MqttString);
 
-/// Checks the wildcard placement of a (non-shared part of a) topic filter.
+/// Checks the wildcard placement of a (non-shared part of a) topic filter, in one pass
+/// over its bytes: a wildcard must fill its level, and `#` must be the last level.
 fn check_filter_levels(s: &str) -> Result<(), TopicError> {
-    if s.is_empty() {
+    let b = s.as_bytes();
+    if b.is_empty() {
         return Err(TopicError::Empty);
     }
-    let mut levels = s.split('/').peekable();
-    while let Some(level) = levels.next() {
-        if level.contains('#') && (level != "#" || levels.peek().is_some()) {
-            return Err(TopicError::MisplacedMultiLevelWildcard);
-        }
-        if level.contains('+') && level != "+" {
-            return Err(TopicError::MisplacedSingleLevelWildcard);
+    let mut level_start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let misplaced = match c {
+            b'/' => {
+                level_start = i + 1;
+                false
+            }
+            b'#' => i != level_start || i + 1 != b.len(),
+            b'+' => i != level_start || b.get(i + 1).is_some_and(|&n| n != b'/'),
+            _ => false,
+        };
+        if misplaced {
+            return Err(level_error(&b[level_start..]));
         }
     }
     Ok(())
+}
+
+/// Which rule the level at the start of `rest` breaks (`#` first, as the specification
+/// lists them); only called for a level that breaks one.
+#[cold]
+fn level_error(rest: &[u8]) -> TopicError {
+    let level = rest.split(|&c| c == b'/').next().unwrap_or_default();
+    let last = level.len() == rest.len();
+    if level.contains(&b'#') && (level != b"#" || !last) {
+        TopicError::MisplacedMultiLevelWildcard
+    } else {
+        TopicError::MisplacedSingleLevelWildcard
+    }
 }
 
 /// Checks a whole topic filter, shared or not.
@@ -377,7 +398,42 @@ impl fmt::Display for TopicFilter {
 
 #[cfg(test)]
 mod tests {
-    use super::has_null_or_wildcard;
+    use super::{TopicError, check_filter_levels, has_null_or_wildcard};
+
+    /// The rules level by level, as the specification states them: the oracle for the
+    /// one-pass scan.
+    fn levels_oracle(s: &str) -> Result<(), TopicError> {
+        if s.is_empty() {
+            return Err(TopicError::Empty);
+        }
+        let mut levels = s.split('/').peekable();
+        while let Some(level) = levels.next() {
+            // [MQTT-4.7.1-1] (v5): `#` alone in the last level.
+            if level.contains('#') && (level != "#" || levels.peek().is_some()) {
+                return Err(TopicError::MisplacedMultiLevelWildcard);
+            }
+            // [MQTT-4.7.1-2] (v5): `+` fills its level.
+            if level.contains('+') && level != "+" {
+                return Err(TopicError::MisplacedSingleLevelWildcard);
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_filter_scan_agrees_with_the_level_rules_on_every_short_filter() {
+        let alphabet = [b'a', b'/', b'+', b'#'];
+        for len in 0..=8u32 {
+            for mut code in 0..4usize.pow(len) {
+                let mut s = alloc::string::String::new();
+                for _ in 0..len {
+                    s.push(char::from(alphabet[code % 4]));
+                    code /= 4;
+                }
+                assert_eq!(check_filter_levels(&s), levels_oracle(&s), "{s:?}");
+            }
+        }
+    }
 
     #[test]
     fn swar_scan_finds_every_forbidden_byte_at_every_position() {
