@@ -113,6 +113,7 @@ impl Decoder {
     /// Answers `Ok(None)` when `bytes` does not hold a whole packet yet. The caller
     /// advances past the packet itself (nothing is consumed here), so that the view can
     /// borrow the bytes.
+    #[inline]
     pub fn decode_view<'a>(
         &self,
         bytes: &'a [u8],
@@ -140,7 +141,7 @@ impl Decoder {
 
     /// The fixed header at the front of `bytes` and the packet's whole size, refusing a
     /// packet over the maximum packet size as soon as its header is in.
-    #[inline]
+    #[inline(always)]
     fn header(&self, bytes: &[u8]) -> Result<Option<(FixedHeader, usize)>, DecodeError> {
         let Some(header) = FixedHeader::parse(bytes, self.version)? else {
             return Ok(None);
