@@ -25,12 +25,49 @@ pub const MAX_STRING_LEN: usize = 65_535;
 #[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MqttString(ByteString);
 
+/// Whether `b` holds any of `set` (none of which may be `a`), eight bytes at a time
+/// (SWAR): every received string and topic goes through here. The last word overlaps the
+/// one before it (or, under eight bytes, is padded with `a`), so no byte is tested alone.
+#[inline(always)]
+pub(crate) fn contains_any<const N: usize>(b: &[u8], set: [u8; N]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    #[inline(always)]
+    fn flags<const N: usize>(v: u64, set: [u8; N]) -> u64 {
+        // Non-zero if some byte of `v ^ pattern` is zero (exact for "some byte").
+        set.iter().fold(0, |found, &x| {
+            let d = v ^ (LO * u64::from(x));
+            found | (d.wrapping_sub(LO) & !d & HI)
+        })
+    }
+    #[inline(always)]
+    fn word(c: &[u8]) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        u64::from_le_bytes(w)
+    }
+    if b.len() < 8 {
+        let mut w = [b'a'; 8];
+        w[..b.len()].copy_from_slice(b);
+        return flags(u64::from_le_bytes(w), set) != 0;
+    }
+    let mut chunks = b.chunks_exact(8);
+    let mut found = 0;
+    for c in &mut chunks {
+        found |= flags(word(c), set);
+    }
+    if !chunks.remainder().is_empty() {
+        found |= flags(word(&b[b.len() - 8..]), set);
+    }
+    found != 0
+}
+
 /// Checks the rules every MQTT string obeys, beyond being UTF-8.
 pub(crate) fn check_str(s: &str) -> Result<(), StringError> {
     if s.len() > MAX_STRING_LEN {
         return Err(StringError::TooLong(s.len()));
     }
-    if s.as_bytes().contains(&0) {
+    if contains_any(s.as_bytes(), [0]) {
         return Err(StringError::NullCharacter);
     }
     Ok(())

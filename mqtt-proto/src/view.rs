@@ -176,6 +176,16 @@ impl<'a> PacketView<'a> {
         {
             return Ok(PacketView::Packet(ack));
         }
+        PacketView::decode_owned(header, body, version)
+    }
+
+    /// Any packet but PUBLISH and a two-byte acknowledgement: decoded owned, from a copy.
+    #[inline(never)]
+    fn decode_owned(
+        header: &FixedHeader,
+        body: &[u8],
+        version: ProtocolVersion,
+    ) -> Result<PacketView<'a>, DecodeError> {
         Packet::decode_body(header, Bytes::copy_from_slice(body), version).map(PacketView::Packet)
     }
 
