@@ -197,3 +197,27 @@ impl fmt::Display for MqttString {
         f.write_str(self.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{MqttString, contains_any};
+    use bytes::Bytes;
+
+    #[test]
+    fn the_null_scan_finds_u0000_at_every_position_and_nothing_else() {
+        for len in 0..40 {
+            let clean: alloc::vec::Vec<u8> = (1..=len).map(|i| i as u8).collect();
+            assert!(!contains_any(&clean, [0]), "len {len}");
+            let high: alloc::vec::Vec<u8> = (0..len).map(|i| 0x80 + (i % 64) as u8).collect();
+            assert!(!contains_any(&high, [0]));
+            for pos in 0..len {
+                let mut v = clean.clone();
+                v[pos] = 0;
+                assert!(contains_any(&v, [0]), "len {len} pos {pos}");
+            }
+        }
+        // v5 [MQTT-1.5.4-2], v3.1.1 [MQTT-1.5.3-2]: U+0000 is refused wherever it is.
+        assert!(MqttString::from_bytes(Bytes::from_static(b"0123456789\0")).is_err());
+        assert!(MqttString::from_bytes(Bytes::from_static(b"012345678\x019")).is_ok());
+    }
+}
