@@ -128,12 +128,9 @@ impl Decoder {
         if let Some(sender) = self.sender {
             match &view {
                 PacketView::Packet(packet) => self.check_sender(packet)?,
-                publish if sender == Role::Client && publish.has_subscription_identifier() => {
-                    return Err(DecodeError::WrongSender {
-                        what: "a Subscription Identifier in PUBLISH",
-                    });
+                PacketView::Publish(p) => {
+                    crate::packet::publish::check_sender(&p.properties, sender)?
                 }
-                PacketView::Publish(_) => {}
             }
         }
         Ok(Some((view, size)))

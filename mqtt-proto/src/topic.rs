@@ -57,10 +57,8 @@ impl TopicName {
         TopicName(MqttString::from_static(s))
     }
 
-    /// Validates received bytes as a topic name in one scan (U+0000, wildcards), then as
-    /// UTF-8, keeping the bytes (zero-length allowed: the caller checks it against the
-    /// Topic Alias).
-    /// Wraps received bytes that [`check_wire`] accepted: validates UTF-8 only.
+    /// Wraps received bytes that [`check_wire`] accepted: validates UTF-8 only, keeping
+    /// the bytes (zero-length allowed: the caller checks it against the Topic Alias).
     pub(crate) fn from_wire(bytes: Bytes) -> Result<TopicName, TopicError> {
         Ok(TopicName(MqttString::from_checked_bytes(bytes)?))
     }
@@ -107,41 +105,10 @@ pub(crate) fn check_wire(bytes: &[u8]) -> Result<(), TopicError> {
     Ok(())
 }
 
-/// Whether `b` holds U+0000, `+` or `#`: eight bytes at a time (SWAR), since every
-/// received PUBLISH topic goes through here. The last word overlaps the one before it
-/// (or, under eight bytes, is padded with a harmless byte), so no byte is tested alone.
+/// Whether `b` holds U+0000, `+` or `#` (every received PUBLISH topic goes through here).
 #[inline]
 fn has_null_or_wildcard(b: &[u8]) -> bool {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    // Non-zero if some byte of `v` is zero (exact for "some byte").
-    fn any_zero(v: u64) -> u64 {
-        v.wrapping_sub(LO) & !v & HI
-    }
-    #[inline(always)]
-    fn flags(v: u64) -> u64 {
-        any_zero(v) | any_zero(v ^ (LO * u64::from(b'+'))) | any_zero(v ^ (LO * u64::from(b'#')))
-    }
-    #[inline(always)]
-    fn word(c: &[u8]) -> u64 {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        u64::from_le_bytes(w)
-    }
-    if b.len() < 8 {
-        let mut w = [b'a'; 8];
-        w[..b.len()].copy_from_slice(b);
-        return flags(u64::from_le_bytes(w)) != 0;
-    }
-    let mut chunks = b.chunks_exact(8);
-    let mut found = 0;
-    for c in &mut chunks {
-        found |= flags(word(c));
-    }
-    if !chunks.remainder().is_empty() {
-        found |= flags(word(&b[b.len() - 8..]));
-    }
-    found != 0
+    crate::string::contains_any(b, [0, b'+', b'#'])
 }
 
 impl TryFrom<MqttString> for TopicName {

@@ -204,9 +204,4 @@ impl<'a> PacketView<'a> {
             PacketView::Packet(p) => p,
         }
     }
-
-    /// Whether a PUBLISH from `client` carries a Subscription Identifier ([MQTT-3.3.4-6]).
-    pub(crate) fn has_subscription_identifier(&self) -> bool {
-        matches!(self, PacketView::Publish(p) if !p.properties.subscription_identifiers.is_empty())
-    }
 }

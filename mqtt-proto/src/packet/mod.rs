@@ -381,14 +381,7 @@ impl Packet {
             _ => {}
         }
         let code = match self {
-            Packet::Publish(p) => {
-                if sender == Role::Client && !p.properties.subscription_identifiers.is_empty() {
-                    return Err(DecodeError::WrongSender {
-                        what: "a Subscription Identifier in PUBLISH",
-                    });
-                }
-                return Ok(());
-            }
+            Packet::Publish(p) => return publish::check_sender(&p.properties, sender),
             Packet::Disconnect(d) => {
                 if sender == Role::Server && d.properties.session_expiry_interval.is_some() {
                     return Err(DecodeError::WrongSender {

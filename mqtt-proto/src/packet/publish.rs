@@ -291,6 +291,21 @@ impl PublishHead {
     }
 }
 
+/// [MQTT-3.3.4-6]: a client never sends a Subscription Identifier, so a PUBLISH from one
+/// that carries some is refused (the sender check of [`Packet::check_sender`](super::Packet::check_sender)
+/// and of the borrowed view).
+pub(crate) fn check_sender(
+    properties: &Properties<PublishProperties>,
+    sender: super::Role,
+) -> Result<(), DecodeError> {
+    if sender == super::Role::Client && !properties.subscription_identifiers.is_empty() {
+        return Err(DecodeError::WrongSender {
+            what: "a Subscription Identifier in PUBLISH",
+        });
+    }
+    Ok(())
+}
+
 /// A topic name's refusal as the decode error that names the field.
 pub(crate) fn topic_error(e: crate::error::TopicError) -> DecodeError {
     match e {
@@ -380,8 +395,9 @@ impl Body for Publish {
     }
 
     /// No properties, a topic name, a packet identifier exactly when QoS > 0 and DUP only
-    /// then: the fixed header and topic length from one stack array, then the topic, the
-    /// packet identifier (and 5.0's empty property list) and the payload.
+    /// then: first byte, Remaining Length and topic length in one store (a body under
+    /// 128 B), then the topic, the packet identifier (and 5.0's empty property list) and
+    /// the payload.
     #[inline]
     fn write_plain(
         &self,
