@@ -375,11 +375,11 @@ mod tests {
         }
         let mut levels = s.split('/').peekable();
         while let Some(level) = levels.next() {
-            // [MQTT-4.7.1-1] (v5): `#` alone in the last level.
+            // v5 [MQTT-4.7.1-1], v3.1.1 [MQTT-4.7.1-2]: `#` alone in the last level.
             if level.contains('#') && (level != "#" || levels.peek().is_some()) {
                 return Err(TopicError::MisplacedMultiLevelWildcard);
             }
-            // [MQTT-4.7.1-2] (v5): `+` fills its level.
+            // v5 [MQTT-4.7.1-2], v3.1.1 [MQTT-4.7.1-3]: `+` fills its level.
             if level.contains('+') && level != "+" {
                 return Err(TopicError::MisplacedSingleLevelWildcard);
             }
