@@ -62,6 +62,65 @@ pub(crate) fn contains_any<const N: usize>(b: &[u8], set: [u8; N]) -> bool {
     found != 0
 }
 
+/// Calls `f` with the index of every byte of `b` that is in `set` (none of which may be
+/// `a`), in ascending order, eight bytes at a time (SWAR) like [`contains_any`], but exact
+/// per byte, so that a check can look at each hit's neighbours. Stops at the first error.
+#[inline(always)]
+pub(crate) fn for_each_position<const N: usize, E>(
+    b: &[u8],
+    set: [u8; N],
+    mut f: impl FnMut(usize) -> Result<(), E>,
+) -> Result<(), E> {
+    const LO7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const LO: u64 = 0x0101_0101_0101_0101;
+    /// The high bit of each byte of `v` that is in `set`; no borrow crosses bytes.
+    #[inline(always)]
+    fn hits<const N: usize>(v: u64, set: [u8; N]) -> u64 {
+        set.iter().fold(0, |found, &x| {
+            let d = v ^ (LO * u64::from(x));
+            found | !(((d & LO7) + LO7) | d | LO7)
+        })
+    }
+    #[inline(always)]
+    fn each<E>(
+        mut mask: u64,
+        base: usize,
+        f: &mut impl FnMut(usize) -> Result<(), E>,
+    ) -> Result<(), E> {
+        while mask != 0 {
+            f(base + (mask.trailing_zeros() / 8) as usize)?;
+            mask &= mask - 1;
+        }
+        Ok(())
+    }
+    if b.len() < 8 {
+        let mut w = [b'a'; 8];
+        w[..b.len()].copy_from_slice(b);
+        return each(hits(u64::from_le_bytes(w), set), 0, &mut f);
+    }
+    let mut chunks = b.chunks_exact(8);
+    let mut base = 0;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        each(hits(u64::from_le_bytes(w), set), base, &mut f)?;
+        base += 8;
+    }
+    let tail = chunks.remainder().len();
+    if tail > 0 {
+        // The last eight bytes, without the ones the loop has already seen.
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[b.len() - 8..]);
+        let seen = (8 - tail) * 8;
+        each(
+            hits(u64::from_le_bytes(w), set) >> seen << seen,
+            b.len() - 8,
+            &mut f,
+        )?;
+    }
+    Ok(())
+}
+
 /// Checks the rules every MQTT string obeys, beyond being UTF-8.
 pub(crate) fn check_str(s: &str) -> Result<(), StringError> {
     if s.len() > MAX_STRING_LEN {
@@ -200,7 +259,7 @@ impl fmt::Display for MqttString {
 
 #[cfg(test)]
 mod tests {
-    use super::{MqttString, contains_any};
+    use super::{MqttString, contains_any, for_each_position};
     use bytes::Bytes;
 
     #[test]
@@ -219,5 +278,39 @@ mod tests {
         // v5 [MQTT-1.5.4-2], v3.1.1 [MQTT-1.5.3-2]: U+0000 is refused wherever it is.
         assert!(MqttString::from_bytes(Bytes::from_static(b"0123456789\0")).is_err());
         assert!(MqttString::from_bytes(Bytes::from_static(b"012345678\x019")).is_ok());
+    }
+
+    #[test]
+    fn the_position_scan_reports_every_hit_once_in_order() {
+        for len in 0..40usize {
+            for seed in 0..64u32 {
+                let v: alloc::vec::Vec<u8> = (0..len)
+                    .map(
+                        |i| match (i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) % 7 {
+                            0 => b'+',
+                            1 => b'#',
+                            2 => b'/',
+                            3 => 0x80 | b'+',
+                            4 => b'+' ^ 1,
+                            _ => b'x',
+                        },
+                    )
+                    .collect();
+                let expected: alloc::vec::Vec<usize> =
+                    (0..len).filter(|&i| v[i] == b'+' || v[i] == b'#').collect();
+                let mut got = alloc::vec::Vec::new();
+                let _ = for_each_position(&v, [b'+', b'#'], |i| {
+                    got.push(i);
+                    Ok::<(), ()>(())
+                });
+                assert_eq!(got, expected, "{v:?}");
+            }
+        }
+        let mut calls = 0;
+        let stopped = for_each_position(b"+/+/+/+/+/+", [b'+'], |i| {
+            calls += 1;
+            if i == 4 { Err(i) } else { Ok(()) }
+        });
+        assert_eq!((stopped, calls), (Err(4), 3));
     }
 }

@@ -180,29 +180,27 @@ impl fmt::Display for TopicName {
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TopicFilter(MqttString);
 
-/// Checks the wildcard placement of a (non-shared part of a) topic filter, in one pass
-/// over its bytes: a wildcard must fill its level, and `#` must be the last level.
+/// Checks the wildcard placement of a (non-shared part of a) topic filter, looking only at
+/// its wildcards (found a word at a time): a wildcard must fill its level, and `#` must be
+/// the last level.
 fn check_filter_levels(s: &str) -> Result<(), TopicError> {
     let b = s.as_bytes();
     if b.is_empty() {
         return Err(TopicError::Empty);
     }
-    let mut level_start = 0;
-    for (i, &c) in b.iter().enumerate() {
-        let misplaced = match c {
-            b'/' => {
-                level_start = i + 1;
-                false
-            }
-            b'#' => i != level_start || i + 1 != b.len(),
-            b'+' => i != level_start || b.get(i + 1).is_some_and(|&n| n != b'/'),
-            _ => false,
-        };
-        if misplaced {
-            return Err(level_error(&b[level_start..]));
+    crate::string::for_each_position(b, [b'+', b'#'], |i| {
+        let fills_level = (i == 0 || b[i - 1] == b'/')
+            && match b[i] {
+                b'#' => i + 1 == b.len(),
+                _ => b.get(i + 1).is_none_or(|&n| n == b'/'),
+            };
+        if fills_level {
+            Ok(())
+        } else {
+            let level_start = b[..i].iter().rposition(|&c| c == b'/').map_or(0, |p| p + 1);
+            Err(level_error(&b[level_start..]))
         }
-    }
-    Ok(())
+    })
 }
 
 /// Which rule the level at the start of `rest` breaks (`#` first, as the specification
@@ -223,8 +221,10 @@ fn check_topic_filter(s: &str) -> Result<(), TopicError> {
     match s.strip_prefix(SHARE_PREFIX) {
         None => check_filter_levels(s),
         Some(rest) => {
-            let (share, filter) = rest.split_once('/').ok_or(TopicError::InvalidShareName)?;
-            if share.is_empty() || share.contains(['+', '#']) {
+            let slash = rest.bytes().position(|c| c == b'/');
+            let (share, filter) = rest.split_at(slash.ok_or(TopicError::InvalidShareName)?);
+            let filter = &filter[1..];
+            if share.is_empty() || crate::string::contains_any(share.as_bytes(), [b'+', b'#']) {
                 return Err(TopicError::InvalidShareName);
             }
             check_filter_levels(filter)
@@ -390,13 +390,26 @@ mod tests {
     #[test]
     fn the_filter_scan_agrees_with_the_level_rules_on_every_short_filter() {
         let alphabet = [b'a', b'/', b'+', b'#'];
-        for len in 0..=8u32 {
+        for len in 0..=9u32 {
             for mut code in 0..4usize.pow(len) {
                 let mut s = alloc::string::String::new();
                 for _ in 0..len {
                     s.push(char::from(alphabet[code % 4]));
                     code /= 4;
                 }
+                assert_eq!(check_filter_levels(&s), levels_oracle(&s), "{s:?}");
+            }
+        }
+        // Longer ones, where the scan's last word overlaps the one before it.
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for len in 10..=33 {
+            for _ in 0..4096 {
+                let s: alloc::string::String = (0..len)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                        char::from(alphabet[(seed >> 62) as usize])
+                    })
+                    .collect();
                 assert_eq!(check_filter_levels(&s), levels_oracle(&s), "{s:?}");
             }
         }

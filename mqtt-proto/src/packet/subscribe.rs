@@ -182,7 +182,7 @@ impl Subscribe {
                 },
             )?;
         }
-        let mut subscriptions = Vec::new();
+        let mut subscriptions = Vec::with_capacity(entries_like_the_first(r, 3));
         while r.remaining() > 0 {
             let filter = TopicFilter::try_from(r.string("topic filter")?)
                 .map_err(DecodeError::InvalidTopicFilter)?;
@@ -201,6 +201,18 @@ impl Subscribe {
             properties,
         })
     }
+}
+
+/// How many payload entries the rest of `r` holds if they are all as long as the first
+/// (its filter's length prefix, the filter and `extra` bytes): a capacity for the list that
+/// is exact for the usual SUBSCRIBE, never more than the bytes could hold, and at most 32.
+pub(crate) fn entries_like_the_first(r: &Reader, extra: usize) -> usize {
+    let rest = &r.bytes()[r.position()..];
+    let first = match rest {
+        [hi, lo, ..] => usize::from(u16::from_be_bytes([*hi, *lo])) + extra,
+        _ => return 0,
+    };
+    (rest.len() / first.max(1)).clamp(1, 32)
 }
 
 impl Body for Subscribe {

@@ -87,7 +87,7 @@ impl Unsubscribe {
                 },
             )?;
         }
-        let mut filters = Vec::new();
+        let mut filters = Vec::with_capacity(super::subscribe::entries_like_the_first(r, 2));
         while r.remaining() > 0 {
             filters.push(
                 TopicFilter::try_from(r.string("topic filter")?)
