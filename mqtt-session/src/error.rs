@@ -198,6 +198,14 @@ pub enum OperationError {
     /// It turned out too large for the server's Maximum Packet Size, or cannot be sent
     /// under the server's limits.
     Rejected(UsageError),
+    /// The server closed the connection, before acknowledging anything on it, every time
+    /// this message was sent: more than [`Options::resend_limit`](crate::Options::resend_limit)
+    /// times. A broker refuses a message that way when it is above its message size limit
+    /// or the client may not publish to the topic (mosquitto under 3.1.1).
+    ConnectionKeptClosing {
+        /// How many times it was sent.
+        sends: u16,
+    },
 }
 
 impl fmt::Display for OperationError {
@@ -211,6 +219,10 @@ impl fmt::Display for OperationError {
                 f.write_str("its message expiry interval passed while queued")
             }
             OperationError::Rejected(e) => e.fmt(f),
+            OperationError::ConnectionKeptClosing { sends } => write!(
+                f,
+                "the server closed the connection each of the {sends} times this message was sent, before acknowledging anything: it may be above the server's message size limit, or not allowed on its topic"
+            ),
         }
     }
 }

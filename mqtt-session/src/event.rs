@@ -4,7 +4,10 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::Bytes;
-use mqtt_proto::{ConnAckProperties, MqttString, PacketId, Publish, QoS, ReasonCode};
+use core::fmt;
+use mqtt_proto::{
+    ConnAckProperties, MqttString, PacketId, PacketType, ProtocolVersion, Publish, QoS, ReasonCode,
+};
 
 use crate::error::{OperationError, ProtocolViolation};
 use crate::time::Instant;
@@ -105,6 +108,59 @@ pub enum DisconnectReason {
     TransportError(alloc::string::String),
     /// Re-authentication failed.
     AuthenticationFailed(ReasonCode),
+    /// Asked for 5.0, the server answered with a 3.1.1 CONNACK refusing the protocol
+    /// version (return code 1): it does not speak 5.0. (A server that can say so in the
+    /// version asked for refuses with [`DisconnectReason::Refused`] and 0x84.) Either way,
+    /// with [`Options::version_fallback`](crate::Options::version_fallback) the session
+    /// tries the next lower version at once.
+    UnsupportedProtocolVersion {
+        /// The version the CONNECT asked for.
+        requested: ProtocolVersion,
+    },
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let said = |f: &mut fmt::Formatter<'_>, s: &Option<MqttString>| match s {
+            Some(s) => write!(f, " (\"{s}\")"),
+            None => Ok(()),
+        };
+        match self {
+            DisconnectReason::Requested => f.write_str("the application disconnected"),
+            DisconnectReason::Refused {
+                reason_code,
+                reason_string,
+            } => {
+                write!(f, "the server refused the connection: {reason_code}")?;
+                said(f, reason_string)
+            }
+            DisconnectReason::ServerDisconnect {
+                reason_code,
+                reason_string,
+            } => {
+                write!(f, "the server disconnected: {reason_code}")?;
+                said(f, reason_string)
+            }
+            DisconnectReason::ProtocolViolation(v) => {
+                write!(f, "closed after a protocol violation: {v}")
+            }
+            DisconnectReason::ConnectTimeout => {
+                f.write_str("no CONNACK came within the connect timeout")
+            }
+            DisconnectReason::KeepAliveTimeout => {
+                f.write_str("no PINGRESP came within the ping timeout: the link is dead")
+            }
+            DisconnectReason::TransportClosed => f.write_str("the connection was closed"),
+            DisconnectReason::TransportError(e) => f.write_str(e),
+            DisconnectReason::AuthenticationFailed(code) => {
+                write!(f, "re-authentication failed: {code}")
+            }
+            DisconnectReason::UnsupportedProtocolVersion { requested } => write!(
+                f,
+                "the server does not support {requested}; ask for an older version, or turn on version fallback"
+            ),
+        }
+    }
 }
 
 /// Something for the application.
@@ -163,6 +219,17 @@ pub enum Event {
     },
     /// Re-authentication succeeded (AUTH 0x00).
     ReAuthenticated,
+    /// The server acknowledged a packet identifier with nothing in flight under it (a duplicate
+    /// PUBACK, PUBREC or PUBCOMP, as brokers send after their own reconnects). Nothing else
+    /// happened: a PUBREC was answered with PUBREL (0x92 under 5.0) so that the server can
+    /// finish its side. [`Options::strict_acknowledgements`](crate::Options::strict_acknowledgements)
+    /// makes it a protocol violation instead.
+    StrayAcknowledgement {
+        /// PUBACK, PUBREC or PUBCOMP.
+        packet_type: PacketType,
+        /// The identifier it named.
+        packet_id: PacketId,
+    },
 }
 
 /// An instruction for the driver.

@@ -112,6 +112,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # When the server misbehaves
+//!
+//! | what the server does | what the session does | option |
+//! |---|---|---|
+//! | breaks the protocol (malformed packet, packet out of turn) | 5.0: DISCONNECT with the reason code; closes; reconnects by its policy | |
+//! | acknowledges an identifier with nothing in flight (duplicate PUBACK / PUBREC / PUBCOMP) | [`Event::StrayAcknowledgement`]; answers a PUBREC with PUBREL; goes on | [`Options::strict_acknowledgements`] makes it a violation |
+//! | accepts the connection, then closes it before acknowledging anything | the reconnect back-off keeps growing (it starts over only once something was acknowledged on a connection); each message sent on it counts one such close | [`Options::resend_limit`] (default 10): one more fails the publish with [`OperationError::ConnectionKeptClosing`] |
+//! | does not speak the version asked for (0x84, or a 3.1.1 CONNACK to a 5.0 CONNECT) | [`DisconnectReason::Refused`] with 0x84 or [`DisconnectReason::UnsupportedProtocolVersion`]; final | [`Options::version_fallback`]: 5.0, then 3.1.1, then 3.1, at once |
+//!
 //! # Features
 //!
 //! * `std` (default): std conveniences of the dependencies. Without it the crate is

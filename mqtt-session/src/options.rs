@@ -170,6 +170,24 @@ pub struct Options {
     pub servers: Vec<String>,
     /// What to do when a resumed session is lost.
     pub on_session_loss: SessionLossPolicy,
+    /// Close the connection (a protocol violation) on a PUBACK, PUBREC or PUBCOMP whose
+    /// packet identifier has nothing in flight. Off by default: no rule of MQTT requires
+    /// it, and brokers send such duplicates after their own reconnects; the session
+    /// reports [`Event::StrayAcknowledgement`](crate::Event::StrayAcknowledgement) and goes on.
+    pub strict_acknowledgements: bool,
+    /// When the server refuses the protocol version (CONNACK 0x84, or a 3.1.1 CONNACK
+    /// refusing a 5.0 CONNECT), try the next lower one at once: 5.0, then 3.1.1, then 3.1,
+    /// as Eclipse Paho does. Off by default: the refusal is final and says which version
+    /// the server lacks. [`Session::protocol_version`](crate::Session::protocol_version)
+    /// tells the version in use.
+    pub version_fallback: bool,
+    /// How many times one QoS 1/2 message may be sent on connections that the server
+    /// closed before acknowledging anything on them; one more such close fails its publish
+    /// with [`OperationError::ConnectionKeptClosing`](crate::OperationError::ConnectionKeptClosing).
+    /// A broker that refuses a message by dropping the connection (mosquitto does for a
+    /// message above its `message_size_limit`) would otherwise get it again after every
+    /// reconnect, for ever. `None`: no limit. Default 10.
+    pub resend_limit: Option<u16>,
 }
 
 impl Options {
@@ -203,6 +221,9 @@ impl Options {
             reconnect: ReconnectPolicy::default(),
             servers: alloc::vec![server.into()],
             on_session_loss: SessionLossPolicy::default(),
+            strict_acknowledgements: false,
+            version_fallback: false,
+            resend_limit: Some(10),
         }
     }
 

@@ -337,8 +337,10 @@ fn disconnect_before_connack_is_a_protocol_violation() {
 }
 
 // v5 [MQTT-2.2.1-5] [MQTT-2.2.1-6]; v3.1.1 [MQTT-2.3.1-6] [MQTT-2.3.1-7]: acknowledgements
-// pair with what we sent by identifier (and type); one for an identifier that awaits
-// nothing of the kind is a protocol violation.
+// pair with what we sent by identifier (and type); a SUBACK or UNSUBACK for an identifier
+// that awaits nothing of the kind is a protocol violation, and so is a PUBACK, PUBREC or
+// PUBCOMP under `strict_acknowledgements` (by default those are reported and ignored:
+// tests/robustness.rs).
 #[test]
 fn acknowledgements_for_unknown_identifiers_are_protocol_violations() {
     for v in ALL {
@@ -372,7 +374,10 @@ fn acknowledgements_for_unknown_identifiers_are_protocol_violations() {
             (Packet::PubComp(PubComp::new(pid(1))), "PUBCOMP"),
         ];
         for (packet, name) in cases {
-            let mut h = connected(v);
+            let mut o = opts(v);
+            o.strict_acknowledgements = true;
+            let mut h = Harness::new(o);
+            h.connect();
             h.session
                 .publish(h.now, msg("t", "x", QoS::ExactlyOnce))
                 .unwrap();
@@ -555,6 +560,11 @@ fn unknown_topic_alias_is_a_protocol_error() {
     assert_eq!(h.take_events().len(), 1);
     h.reconnect(ok());
     h.take_events();
+    // The server answers a ping: the connection proved itself, so the back-off after the
+    // violation starts from its minimum.
+    h.advance(secs(60));
+    assert_eq!(h.sent(), vec![Packet::PingReq]);
+    h.receive(Packet::PingResp);
     h.receive(aliased(None, 1));
     expect_violation(&mut h, vec![], ReasonCode::ProtocolError);
 }

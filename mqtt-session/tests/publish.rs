@@ -343,8 +343,9 @@ fn identifiers_in_use_are_never_handed_out_again_when_the_pool_wraps() {
 
 // v5 [MQTT-2.2.1-5] [MQTT-4.3.2-3] [MQTT-4.3.3-3] [MQTT-4.3.3-5] §4.13.1;
 // v3.1.1 [MQTT-2.3.1-6] [MQTT-4.8.0-1]: an acknowledgement is matched by identifier AND
-// type: PUBACK for a QoS 2 message, PUBREC for a QoS 1 message, PUBCOMP before PUBREC,
-// or any of them for an identifier not in flight, are protocol violations.
+// type: PUBACK for a QoS 2 message, PUBREC for a QoS 1 message, PUBCOMP before PUBREC
+// are protocol violations, and so is one for an identifier not in flight under
+// `strict_acknowledgements` (by default that one is reported: tests/robustness.rs).
 #[test]
 fn acknowledgements_are_matched_by_identifier_and_type() {
     /// The acknowledgement the server sends for the message with this identifier.
@@ -378,7 +379,9 @@ fn acknowledgements_are_matched_by_identifier_and_type() {
     ];
     for v in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
         for (what, ack, qos) in cases {
-            let mut h = Harness::new(options(v));
+            let mut o = options(v);
+            o.strict_acknowledgements = what.ends_with("unknown id");
+            let mut h = Harness::new(o);
             h.connect();
             let op = publish(&mut h, msg("t", "x", qos));
             assert_eq!(h.sent().len(), 1);

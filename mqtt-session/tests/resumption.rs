@@ -724,11 +724,7 @@ fn state_and_restore_continue_the_session_in_a_new_process() {
         );
         assert_eq!(
             state.queued,
-            vec![Queued {
-                operation: d,
-                publish: msg("t", "d", QoS::AtLeastOnce),
-                queued_at
-            }]
+            vec![Queued::new(d, msg("t", "d", QoS::AtLeastOnce), queued_at)]
         );
         assert_eq!(state.incoming_qos2, vec![id(9)]);
         let mut pending = Subscribe::new(id(4), vec![sub("s", QoS::AtLeastOnce)]);

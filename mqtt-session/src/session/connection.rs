@@ -7,7 +7,7 @@ use bytes::Bytes;
 use core::num::{NonZeroU16, NonZeroU32};
 use mqtt_proto::{
     Auth, ConnAck, Connect, ConnectProperties, Disconnect, DisconnectProperties, Encode,
-    MqttString, Packet, QoS, ReasonCode, UserProperty,
+    MqttString, Packet, ProtocolVersion, QoS, ReasonCode, UserProperty,
 };
 
 use super::{Session, State, decoder_for, default_limits};
@@ -247,13 +247,29 @@ impl Session {
             )),
             Packet::ConnAck(_) => Err(ProtocolViolation::UnexpectedPacket("a second CONNACK")),
             Packet::Publish(p) => self.handle_publish(now, p),
-            Packet::PubAck(a) => self.handle_puback(now, a),
-            Packet::PubRec(a) => self.handle_pubrec(now, a),
+            Packet::PubAck(a) => {
+                self.prove_connection();
+                self.handle_puback(now, a)
+            }
+            Packet::PubRec(a) => {
+                self.prove_connection();
+                self.handle_pubrec(now, a)
+            }
             Packet::PubRel(a) => self.handle_pubrel(now, a),
-            Packet::PubComp(a) => self.handle_pubcomp(now, a),
-            Packet::SubAck(a) => self.handle_suback(now, a),
-            Packet::UnsubAck(a) => self.handle_unsuback(now, a),
+            Packet::PubComp(a) => {
+                self.prove_connection();
+                self.handle_pubcomp(now, a)
+            }
+            Packet::SubAck(a) => {
+                self.prove_connection();
+                self.handle_suback(now, a)
+            }
+            Packet::UnsubAck(a) => {
+                self.prove_connection();
+                self.handle_unsuback(now, a)
+            }
             Packet::PingResp => {
+                self.prove_connection();
                 self.ping_deadline = None;
                 Ok(())
             }
@@ -273,6 +289,14 @@ impl Session {
     #[inline(never)]
     fn handle_connack(&mut self, now: Instant, c: ConnAck) -> Result<(), ProtocolViolation> {
         let method = self.options.authentication_method.as_ref();
+        if c.reason_code == ReasonCode::UnsupportedProtocolVersion {
+            let reason = DisconnectReason::Refused {
+                reason_code: c.reason_code,
+                reason_string: c.properties.reason_string,
+            };
+            self.version_refused(now, reason);
+            return Ok(());
+        }
         if c.reason_code.is_error() {
             // [MQTT-3.2.2-5] (v3.1.1) / [MQTT-3.2.2-7] (v5): the attempt failed; the server
             // closes the connection.
@@ -331,7 +355,10 @@ impl Session {
             || (self.version() == mqtt_proto::ProtocolVersion::V3_1 && self.resuming);
         let session_lost = self.resuming && !session_present;
         self.state = State::Connected;
-        self.backoff.reset();
+        // The back-off starts again only once the server acknowledges something on this
+        // connection (`proven`): a server that accepts the connection and then drops it
+        // on the first message must not be hammered.
+        self.proven = false;
         self.events.push_back(Event::Connected(Box::new(Connected {
             session_present,
             session_lost,
@@ -487,6 +514,44 @@ impl Session {
         self.redirect = Some(first.to_string());
     }
 
+    /// The server acknowledged something on this connection: it works, and the
+    /// reconnect back-off starts again from its minimum.
+    #[inline]
+    pub(crate) fn prove_connection(&mut self) {
+        if !self.proven {
+            self.proven = true;
+            self.backoff.reset();
+        }
+    }
+
+    /// The server does not speak our protocol version: fall back to the next lower one at
+    /// once ([`Options::version_fallback`](crate::Options::version_fallback)), or stop.
+    #[inline(never)]
+    pub(crate) fn version_refused(&mut self, now: Instant, reason: DisconnectReason) {
+        let requested = self.version();
+        self.actions.push_back(Action::Close);
+        let lower = match requested {
+            ProtocolVersion::V5 => Some(ProtocolVersion::V3_1_1),
+            ProtocolVersion::V3_1_1 => Some(ProtocolVersion::V3_1),
+            _ => None,
+        };
+        match lower.filter(|_| self.options.version_fallback) {
+            Some(version) => {
+                self.options.protocol_version = version;
+                self.session_persists = self.options.session_persists();
+                self.retry_at_once = true;
+                self.connection_lost(now, reason);
+            }
+            None => {
+                self.events.push_back(Event::Disconnected {
+                    reason,
+                    reconnect_at: None,
+                });
+                self.close_for_good();
+            }
+        }
+    }
+
     /// The server broke the protocol: under 5.0 send DISCONNECT with the reason code
     /// (§4.13.1), then close ([MQTT-4.13.2-1]); under 3.1.1 just close ([MQTT-4.8.0-1]).
     #[inline(never)]
@@ -508,11 +573,15 @@ impl Session {
             return;
         }
         let was_connected = self.state == State::Connected;
+        if was_connected && !self.proven {
+            self.closed_unproven();
+        }
+        let at_once = core::mem::take(&mut self.retry_at_once);
         self.ping_deadline = None;
         self.reauthenticating = false;
         self.auth_challenge = false;
         self.inbound.connection_lost();
-        if !was_connected && self.redirect.is_none() {
+        if !was_connected && self.redirect.is_none() && !at_once {
             // A failed attempt moves on to the next server in the list.
             self.server_index = self.server_index.wrapping_add(1);
         }
@@ -521,7 +590,7 @@ impl Session {
             self.has_session = false;
         }
         let reconnect_at = if self.options.reconnect.enabled {
-            let delay = if self.redirect.is_some() {
+            let delay = if self.redirect.is_some() || at_once {
                 core::time::Duration::ZERO
             } else {
                 self.backoff.next_delay(&self.options.reconnect)

@@ -80,6 +80,11 @@ pub struct Session {
     /// Whether the session outlives the current connection (the options, or the
     /// server's Session Expiry Interval from CONNACK).
     pub(crate) session_persists: bool,
+    /// Whether the server acknowledged something on the current connection: only then
+    /// does the reconnect back-off start again from its minimum.
+    pub(crate) proven: bool,
+    /// The next attempt starts at once (a protocol version fallback).
+    pub(crate) retry_at_once: bool,
 }
 
 impl Session {
@@ -114,7 +119,15 @@ impl Session {
             reauthenticating: false,
             auth_challenge: false,
             session_persists: options_persist,
+            proven: false,
+            retry_at_once: false,
         }
+    }
+
+    /// The protocol version the session speaks: the one in the options, or the one
+    /// [`Options::version_fallback`] fell back to.
+    pub fn protocol_version(&self) -> ProtocolVersion {
+        self.options.protocol_version
     }
 
     /// The options the session was made with.
@@ -249,6 +262,22 @@ impl Session {
     /// same buffer. Bytes are ignored unless a connection is up.
     pub fn handle_read(&mut self, now: Instant, buf: &mut BytesMut) {
         while matches!(self.state, State::AwaitingConnAck { .. } | State::Connected) {
+            if matches!(self.state, State::AwaitingConnAck { .. })
+                && self.version().is_v5()
+                && buf.starts_with(&[0x20, 0x02])
+                && buf.get(3) == Some(&0x01)
+            {
+                // A 3.1.1 CONNACK refusing the protocol version (return code 1): the
+                // server does not speak 5.0. (Malformed as a 5.0 CONNACK: 0x01 is no 5.0
+                // reason code and the property length is missing.)
+                buf.clear();
+                let requested = self.version();
+                self.version_refused(
+                    now,
+                    DisconnectReason::UnsupportedProtocolVersion { requested },
+                );
+                return;
+            }
             match self.decoder.decode(buf) {
                 Ok(Some(packet)) => {
                     if let Err(violation) = self.handle_packet(now, packet) {

@@ -5,7 +5,9 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::mem;
-use mqtt_proto::{PacketId, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, TopicName};
+use mqtt_proto::{
+    PacketId, PacketType, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, TopicName,
+};
 
 use super::{Session, State, take_first};
 use crate::admission;
@@ -35,6 +37,8 @@ pub struct InFlight {
     pub stage: Stage,
     /// The connection generation it was last sent on (0: not sent since restore).
     pub(crate) sent_on: u32,
+    /// Connections the server closed, unproven, after it was sent on them.
+    pub(crate) closed_sends: u16,
 }
 
 impl InFlight {
@@ -46,6 +50,7 @@ impl InFlight {
             publish,
             stage,
             sent_on: 0,
+            closed_sends: 0,
         }
     }
 
@@ -63,6 +68,22 @@ pub struct Queued {
     pub publish: Publish,
     /// When it was queued (for its Message Expiry Interval).
     pub queued_at: Instant,
+    /// Connections the server closed, unproven, after it was sent on them (it is queued
+    /// again when the server lost the session).
+    pub(crate) closed_sends: u16,
+}
+
+impl Queued {
+    /// A message waiting to be sent, as read back from storage (see
+    /// [`SessionState`](crate::SessionState)); `publish` carries no packet identifier.
+    pub fn new(operation: OperationId, publish: Publish, queued_at: Instant) -> Queued {
+        Queued {
+            operation,
+            publish,
+            queued_at,
+            closed_sends: 0,
+        }
+    }
 }
 
 /// Outgoing message state.
@@ -168,11 +189,7 @@ impl Session {
         }
         admission::check_publish(self.version(), self.connected_limits(), &mut message)?;
         let operation = self.next_operation_id();
-        let queued = Queued {
-            operation,
-            publish: message,
-            queued_at: now,
-        };
+        let queued = Queued::new(operation, message, now);
         let can_send_now = self.is_connected()
             && (queued.publish.qos == QoS::AtMostOnce
                 || (self.outbound.queue.is_empty()
@@ -297,6 +314,7 @@ impl Session {
                 publish: Publish::new(TopicName::empty(), bytes::Bytes::new()),
                 stage: Stage::AwaitingPubComp,
                 sent_on: 0,
+                closed_sends: 0,
             },
         );
         entry.sent_on = connection;
@@ -370,6 +388,7 @@ impl Session {
             publish: q.publish,
             stage: Stage::AwaitingAck,
             sent_on: self.connection,
+            closed_sends: q.closed_sends,
         });
     }
 
@@ -436,9 +455,10 @@ impl Session {
         now: Instant,
         ack: PubAck,
     ) -> Result<(), ProtocolViolation> {
-        let f = self
-            .take_in_flight(ack.packet_id, Stage::AwaitingAck, QoS::AtLeastOnce)
-            .ok_or(ProtocolViolation::UnknownPacketId("PUBACK"))?;
+        let Some(f) = self.take_in_flight(ack.packet_id, Stage::AwaitingAck, QoS::AtLeastOnce)
+        else {
+            return self.stray_acknowledgement(PacketType::PubAck, ack.packet_id);
+        };
         // [MQTT-4.4.0-2]: a failing PUBACK also ends the exchange.
         let result = if ack.reason_code.is_error() {
             Err(ack.reason_code)
@@ -466,7 +486,16 @@ impl Session {
                 let _ = self.send(now, &PubRel::new(id));
                 return Ok(());
             }
-            return Err(ProtocolViolation::UnknownPacketId("PUBREC"));
+            self.stray_acknowledgement(PacketType::PubRec, id)?;
+            // The server holds the message and waits for PUBREL; we hold nothing of it
+            // (5.0: 0x92, the identifier is not known to us).
+            let code = if self.version().is_v5() {
+                ReasonCode::PacketIdentifierNotFound
+            } else {
+                ReasonCode::Success
+            };
+            let _ = self.send(now, &PubRel::with_reason(id, code));
+            return Ok(());
         };
         if rec.reason_code.is_error() {
             // U5-34: a failing PUBREC ends the exchange: no PUBREL.
@@ -487,12 +516,75 @@ impl Session {
         now: Instant,
         comp: PubComp,
     ) -> Result<(), ProtocolViolation> {
-        let f = self
-            .take_in_flight(comp.packet_id, Stage::AwaitingPubComp, QoS::ExactlyOnce)
-            .ok_or(ProtocolViolation::UnknownPacketId("PUBCOMP"))?;
+        let Some(f) = self.take_in_flight(comp.packet_id, Stage::AwaitingPubComp, QoS::ExactlyOnce)
+        else {
+            return self.stray_acknowledgement(PacketType::PubComp, comp.packet_id);
+        };
         // 0x92 (not found) still completes the exchange: the server had the message.
         self.finish(now, f, Ok(comp.reason_code));
         Ok(())
+    }
+
+    /// An acknowledgement that matches nothing in flight: for an identifier with nothing
+    /// in flight it is reported, or a protocol violation under
+    /// [`Options::strict_acknowledgements`](crate::Options); for one whose message waits
+    /// for another kind of acknowledgement it is a protocol violation.
+    #[cold]
+    fn stray_acknowledgement(
+        &mut self,
+        packet_type: PacketType,
+        packet_id: PacketId,
+    ) -> Result<(), ProtocolViolation> {
+        // One for a message in flight under this identifier, but of the wrong kind, means
+        // the server mixed up two exchanges: that is a violation whatever the option.
+        let in_flight = self
+            .outbound
+            .in_flight
+            .iter()
+            .any(|f| f.packet_id() == Some(packet_id));
+        if self.options.strict_acknowledgements || in_flight {
+            return Err(ProtocolViolation::UnknownPacketId(match packet_type {
+                PacketType::PubAck => "PUBACK",
+                PacketType::PubRec => "PUBREC",
+                _ => "PUBCOMP",
+            }));
+        }
+        self.events.push_back(Event::StrayAcknowledgement {
+            packet_type,
+            packet_id,
+        });
+        Ok(())
+    }
+
+    /// The connection closed before the server acknowledged anything on it: count it
+    /// against every message sent on it, and fail those sent more often than
+    /// [`Options::resend_limit`](crate::Options::resend_limit) allows.
+    pub(crate) fn closed_unproven(&mut self) {
+        let Some(limit) = self.options.resend_limit else {
+            return;
+        };
+        let connection = self.connection;
+        let mut i = 0;
+        while i < self.outbound.in_flight.len() {
+            let f = &mut self.outbound.in_flight[i];
+            if f.sent_on != connection || f.stage != Stage::AwaitingAck {
+                i += 1;
+                continue;
+            }
+            f.closed_sends = f.closed_sends.saturating_add(1);
+            if f.closed_sends <= limit {
+                i += 1;
+                continue;
+            }
+            let sends = f.closed_sends;
+            if let Some(f) = self.outbound.in_flight.remove(i) {
+                if let Some(id) = f.packet_id() {
+                    self.ids.release(id);
+                }
+                self.outbound.outstanding = self.outbound.outstanding.saturating_sub(1);
+                self.fail_operation(f.operation, OperationError::ConnectionKeptClosing { sends });
+            }
+        }
     }
 
     /// CONNACK with Session Present: everything in flight goes again, in order, by
@@ -526,9 +618,8 @@ impl Session {
                     publish.packet_id = None;
                     publish.dup = false;
                     requeue.push(Queued {
-                        operation: f.operation,
-                        publish,
-                        queued_at: now,
+                        closed_sends: f.closed_sends,
+                        ..Queued::new(f.operation, publish, now)
                     });
                 }
                 (Stage::AwaitingAck, _) => {

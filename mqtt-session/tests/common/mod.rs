@@ -53,6 +53,12 @@ impl Harness {
         }
     }
 
+    /// The server side speaks `version` from now on (after a protocol version fallback).
+    pub fn set_version(&mut self, version: ProtocolVersion) {
+        self.version = version;
+        self.server_decoder = Decoder::new(version).with_sender(Role::Client);
+    }
+
     /// Drains every output after an input, as a driver must.
     pub fn drain(&mut self) {
         while let Some(a) = self.session.poll_action() {
