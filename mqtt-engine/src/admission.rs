@@ -53,6 +53,8 @@ impl Admission {
     /// session's state changed, before the events that tell of it are handed out).
     pub(crate) fn update(&self, session: &Session) {
         let mut view = self.lock();
+        // A protocol version fallback changes the version.
+        view.version = session.protocol_version();
         view.limits = session.connected_limits().cloned();
         view.closed = session.is_closed();
     }

@@ -673,11 +673,11 @@ impl Engine {
                 reconnect_at,
             } => match reconnect_at {
                 Some(at) => log::warn!(
-                    "connection to {} ended ({reason:?}); reconnecting in {:?}",
+                    "connection to {} ended ({reason}); reconnecting in {:?}",
                     self.url(),
                     at.saturating_duration_since(self.now)
                 ),
-                None => log::warn!("connection to {} ended ({reason:?})", self.url()),
+                None => log::warn!("connection to {} ended ({reason})", self.url()),
             },
             _ => {}
         }

@@ -51,9 +51,14 @@ impl fmt::Display for Error {
                 ) {
                     f.write_str("; check the user name and password")?;
                 }
+                if *reason_code == ReasonCode::UnsupportedProtocolVersion {
+                    f.write_str(
+                        "; ask for an older protocol version, or turn on version fallback",
+                    )?;
+                }
                 Ok(())
             }
-            Error::Disconnected(reason) => write!(f, "disconnected: {reason:?}"),
+            Error::Disconnected(reason) => write!(f, "disconnected: {reason}"),
             Error::InvalidUrl(e) => write!(f, "invalid broker URL {e}"),
             Error::Tls(e) => write!(f, "TLS: {e}"),
             Error::WebSocket(e) => write!(f, "WebSocket: {e}"),

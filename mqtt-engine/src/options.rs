@@ -102,8 +102,10 @@ impl ClientOptions {
     pub fn new(url: &str, client_id: &str) -> Result<ClientOptions, Error> {
         let parsed = BrokerUrl::parse(url)?;
         let client_id = MqttString::try_from(client_id).map_err(mqtt_proto::TopicError::from)?;
+        let mut session = Options::new(parsed.to_string(), client_id);
+        session.reconnect.seed = jitter_seed();
         Ok(ClientOptions {
-            session: Options::new(parsed.to_string(), client_id),
+            session,
             tls: TlsOptions::new(),
             ws_headers: Vec::new(),
             connector: None,
@@ -163,6 +165,14 @@ impl ClientOptions {
     /// Keep Alive in seconds (0: off).
     pub fn keep_alive(mut self, seconds: u16) -> ClientOptions {
         self.session.keep_alive = seconds;
+        self
+    }
+
+    /// When the server refuses the protocol version, try the next lower one (5.0, then
+    /// 3.1.1, then 3.1) instead of failing; see
+    /// [`Options::version_fallback`](mqtt_session::Options::version_fallback).
+    pub fn version_fallback(mut self, on: bool) -> ClientOptions {
+        self.session.version_fallback = on;
         self
     }
 
@@ -229,7 +239,9 @@ impl ClientOptions {
     }
 
     /// Reconnects after a lost connection with this policy (back-off, jitter seed).
-    /// Reconnecting is on by default.
+    /// Reconnecting is on by default, with a jitter seed of its own for each client (from
+    /// the operating system's randomness), so that clients that lost a broker together do
+    /// not all come back at the same instants; a policy given here brings its own seed.
     pub fn reconnect(mut self, policy: ReconnectPolicy) -> ClientOptions {
         self.session.reconnect = policy;
         self
@@ -261,5 +273,44 @@ impl ClientOptions {
     pub fn connect_timeout(mut self, timeout: Duration) -> ClientOptions {
         self.connect_timeout = timeout;
         self
+    }
+}
+
+/// A seed for the reconnect jitter that differs for every client and every process: std's
+/// [`RandomState`](std::hash::RandomState) keys come from the operating system's
+/// randomness (once per thread, then a new key per call).
+fn jitter_seed() -> u64 {
+    use std::hash::BuildHasher;
+    std::hash::RandomState::new().hash_one(0x6a69_7474_6572u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClientOptions;
+
+    // Clients with default options must not share their reconnect jitter (a thundering
+    // herd after a broker restart): each gets its own seed.
+    #[test]
+    fn every_client_gets_its_own_jitter_seed() {
+        let seeds: std::collections::HashSet<u64> = (0..100)
+            .map(|_| {
+                ClientOptions::new("mqtt://127.0.0.1:1883", "c")
+                    .unwrap()
+                    .session_options()
+                    .reconnect
+                    .seed
+            })
+            .collect();
+        assert_eq!(seeds.len(), 100);
+        let from_another_thread = std::thread::spawn(|| {
+            ClientOptions::new("mqtt://127.0.0.1:1883", "c")
+                .unwrap()
+                .session_options()
+                .reconnect
+                .seed
+        })
+        .join()
+        .unwrap();
+        assert!(!seeds.contains(&from_another_thread));
     }
 }

@@ -110,6 +110,14 @@ impl BrokerUrl {
         if host.is_empty() {
             return Err(bad("the host is missing"));
         }
+        if host.contains(['[', ']']) {
+            // No host name or IP address holds a bracket; one kept in the host would
+            // print (bracketed, when the host also holds ':') as a URL that no longer
+            // parses.
+            return Err(bad(
+                "the host holds '[' or ']' (write an IPv6 address as [address])",
+            ));
+        }
         let port = match port {
             Some(p) => p
                 .parse::<u16>()
@@ -181,7 +189,13 @@ mod tests {
 
     #[test]
     fn refuses_bad_urls_with_a_reason() {
-        for bad in ["http://h", "mqtt://", "mqtt://h:99999", "mqtt://[::1"] {
+        for bad in [
+            "http://h",
+            "mqtt://",
+            "mqtt://h:99999",
+            "mqtt://[::1",
+            "mqtt://a]b:c:1",
+        ] {
             let e = BrokerUrl::parse(bad).unwrap_err().to_string();
             assert!(e.contains(bad), "{e}");
         }
