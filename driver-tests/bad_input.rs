@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use crate::driver::{Client, ClientOptions, Completion, Error, Events, Pending};
 use mqtt_proto::{
-    ConnAck, DecodeError, Packet, PacketId, ProtocolVersion, PubAck, PubComp, PubRec, Publish, QoS,
-    ReasonCode, Subscribe, Subscription, TopicFilter, TopicName,
+    ConnAck, DecodeError, Packet, PacketId, PacketType, ProtocolVersion, PubAck, PubComp, PubRec,
+    Publish, QoS, ReasonCode, Subscribe, Subscription, TopicFilter, TopicName,
 };
 use mqtt_session::{DisconnectReason, Event, Options, ProtocolViolation};
 use testkit::{ExpectError, FakeBroker, FakeConnection};
@@ -464,17 +464,55 @@ fn a_second_connack_is_a_protocol_error() {
 }
 
 #[test]
-fn puback_for_an_unknown_packet_id_is_a_protocol_error() {
+fn puback_for_an_unknown_packet_id_is_a_protocol_error_with_strict_acknowledgements() {
     for version in BOTH {
         let v = packet_after_connack(
             version,
-            |_| {},
+            |o| o.strict_acknowledgements = true,
             PubAck::new(PacketId::new(7).unwrap()).into(),
             ReasonCode::ProtocolError,
         );
         assert_eq!(
             v,
             ProtocolViolation::UnknownPacketId("PUBACK"),
+            "{version:?}"
+        );
+    }
+}
+
+// Brokers send duplicate acknowledgements after their own reconnects: by default a PUBACK,
+// PUBREC or PUBCOMP for an identifier with nothing in flight is reported on the event
+// stream, a PUBREC is answered with PUBREL, and the connection stays and works.
+#[test]
+fn stray_acknowledgements_are_reported_and_the_connection_stays() {
+    for version in BOTH {
+        let (broker, client, events) = start(version, |_| {});
+        let mut conn = accept_connected(&broker, &events, connack());
+        let id = |n| PacketId::new(n).unwrap();
+        conn.send(PubAck::new(id(7))).unwrap();
+        conn.send(PubRec::new(id(8))).unwrap();
+        conn.send(PubComp::new(id(9))).unwrap();
+        match conn.expect_packet(WAIT) {
+            Ok(Packet::PubRel(r)) => assert_eq!(r.packet_id, id(8), "{version:?}"),
+            other => panic!("{version:?}: expected PUBREL, got {other:?}"),
+        }
+        for (packet_type, n) in [
+            (PacketType::PubAck, 7),
+            (PacketType::PubRec, 8),
+            (PacketType::PubComp, 9),
+        ] {
+            match events.recv_timeout(WAIT) {
+                Ok(Event::StrayAcknowledgement {
+                    packet_type: t,
+                    packet_id,
+                }) => assert_eq!((t, packet_id), (packet_type, id(n)), "{version:?}"),
+                other => panic!("{version:?}: expected StrayAcknowledgement, got {other:?}"),
+            }
+        }
+        let results = works_then_disconnects(&client, conn, vec![]);
+        assert_eq!(
+            results,
+            vec![Completion::Published(ReasonCode::Success)],
             "{version:?}"
         );
     }
@@ -764,4 +802,72 @@ fn connack_timeout_closes_and_reconnects() {
         client.disconnect().unwrap();
         assert_no_client_panic();
     }
+}
+
+// ----- a broker without the protocol version asked for -----
+
+/// A 3.1.1 CONNACK with return code 1 (unacceptable protocol version): what a broker
+/// without MQTT 5.0 answers a 5.0 CONNECT with.
+const V311_REFUSES_VERSION: [u8; 4] = [0x20, 0x02, 0x00, 0x01];
+
+#[test]
+fn a_broker_without_5_0_makes_connect_fail_saying_so() {
+    watch_client_panics();
+    let broker = FakeBroker::start(ProtocolVersion::V5).unwrap();
+    let options = options(&broker, ProtocolVersion::V5, |_| {});
+    let server = std::thread::spawn(move || {
+        let mut conn = accept(&broker);
+        conn.send_raw(&V311_REFUSES_VERSION).unwrap();
+        let closed = conn.expect_closed(WAIT);
+        drop(conn);
+        (closed, broker.accept(Duration::from_millis(500)).is_ok())
+    });
+    match Client::connect(options) {
+        Err(
+            e @ Error::Disconnected(DisconnectReason::UnsupportedProtocolVersion {
+                requested: ProtocolVersion::V5,
+            }),
+        ) => {
+            let text = e.to_string();
+            assert!(text.contains("does not support MQTT 5.0"), "{text}");
+        }
+        Err(e) => panic!("expected UnsupportedProtocolVersion, got {e:?}"),
+        Ok(_) => panic!("expected UnsupportedProtocolVersion, got a connection"),
+    }
+    let (closed, again) = server.join().unwrap();
+    assert!(closed, "the client closes the refused connection");
+    assert!(!again, "no reconnect without version fallback");
+    assert_no_client_panic();
+}
+
+#[test]
+fn version_fallback_connects_to_a_broker_without_5_0_with_3_1_1() {
+    let (broker, client, events) = start(ProtocolVersion::V5, |o| o.version_fallback = true);
+    let mut conn = accept(&broker);
+    conn.send_raw(&V311_REFUSES_VERSION).unwrap();
+    assert!(conn.expect_closed(WAIT));
+    match events.recv_timeout(WAIT) {
+        Ok(Event::Disconnected {
+            reason:
+                DisconnectReason::UnsupportedProtocolVersion {
+                    requested: ProtocolVersion::V5,
+                },
+            reconnect_at: Some(_),
+        }) => {}
+        other => panic!("expected Disconnected(UnsupportedProtocolVersion), got {other:?}"),
+    }
+    let mut conn = broker
+        .accept(WAIT)
+        .unwrap_or_else(|e| panic!("no second attempt: {e}"));
+    conn.set_version(ProtocolVersion::V3_1_1);
+    let connect = conn.expect_connect(WAIT).unwrap();
+    assert_eq!(connect.protocol_version, ProtocolVersion::V3_1_1);
+    conn.send(connack()).unwrap();
+    match events.recv_timeout(WAIT) {
+        Ok(Event::Connected(_)) => {}
+        other => panic!("expected Connected, got {other:?}"),
+    }
+    // The client speaks 3.1.1 from now on.
+    let results = works_then_disconnects(&client, conn, vec![]);
+    assert_eq!(results, vec![Completion::Published(ReasonCode::Success)]);
 }

@@ -1084,3 +1084,57 @@ fn the_in_flight_window_holds_after_a_resumed_session() {
     client.close().unwrap();
     assert_no_client_panic();
 }
+
+// ----- a message the broker refuses by closing the connection -----
+
+/// Under 3.1.1 mosquitto cannot refuse a PUBLISH above its `max_packet_size` in an
+/// acknowledgement: it drops the connection. (Above `message_size_limit` it acknowledges
+/// the message and drops it, which the client cannot see.) The client sends the message again after
+/// each reconnect, with the back-off growing (the connections never proved themselves),
+/// and after `resend_limit` such closes the publish fails with an error that says so.
+/// The connection then works for other messages.
+#[test]
+fn a_message_the_broker_keeps_closing_the_connection_on_fails_after_the_resend_limit() {
+    watch_client_panics();
+    let broker = start_broker(Mosquitto::builder().max_packet_size(10_000));
+    let options = client_options(&broker.url(), "too-big", ProtocolVersion::V3_1_1).session(|o| {
+        o.resend_limit = Some(3);
+        o.reconnect.jitter_percent = 0;
+    });
+    let (client, events) = Client::connect(options).unwrap();
+    let started = Instant::now();
+    let pending = client
+        .publish("too/big", QoS::AtLeastOnce, false, vec![7u8; 100_000])
+        .unwrap();
+    match pending.wait_timeout(WAIT) {
+        Err(Error::Operation(e @ mqtt_session::OperationError::ConnectionKeptClosing { .. })) => {
+            assert_eq!(
+                e,
+                mqtt_session::OperationError::ConnectionKeptClosing { sends: 4 }
+            );
+            assert!(e.to_string().contains("message size limit"), "{e}");
+        }
+        other => panic!("expected ConnectionKeptClosing, got {other:?}"),
+    }
+    // Four connections died: the back-off after them grew (10 + 20 + 40 ms at least).
+    assert!(started.elapsed() >= Duration::from_millis(70));
+    let small = client
+        .publish("too/big", QoS::AtLeastOnce, false, "small")
+        .unwrap();
+    assert!(
+        matches!(small.wait_timeout(WAIT), Ok(Completion::Published(_))),
+        "a small message still goes"
+    );
+    let mut connects = 0;
+    while let Ok(e) = events.recv_timeout(Duration::from_millis(100)) {
+        if matches!(e, Event::Connected(_)) {
+            connects += 1;
+        }
+    }
+    assert!(
+        (4..=6).contains(&connects),
+        "{connects} connections: the message was not re-sent for ever"
+    );
+    client.disconnect().unwrap();
+    assert_no_client_panic();
+}
