@@ -15,6 +15,8 @@
 //! * [`FakeBroker`]: a scripted broker that speaks `mqtt-proto` packets, or any bytes, to
 //!   test how a client reacts to bad input; [`RawClient`] is its client-side twin.
 //!
+//! * [`Amqtt`]: a real broker without MQTT 5.0 (amqtt, from PyPI), for version fallback.
+//!
 //! The broker tests need `mosquitto` installed: without it [`Mosquitto`] fails with
 //! [`MOSQUITTO_NOT_FOUND`], which says how to install it.
 //!
@@ -45,6 +47,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod amqtt;
 mod ca;
 mod fake;
 mod mosquitto;
@@ -52,6 +55,7 @@ mod packet_io;
 mod proxy;
 mod util;
 
+pub use amqtt::{AMQTT_NOT_FOUND, Amqtt, amqtt_binary};
 pub use ca::TestCa;
 pub use fake::{FakeBroker, FakeConnection, RawClient};
 pub use mosquitto::{MOSQUITTO_NOT_FOUND, Mosquitto, MosquittoBuilder, mosquitto_binary};
