@@ -71,6 +71,7 @@
 #![warn(missing_docs)]
 
 mod admission;
+mod client_key;
 mod command;
 mod completion;
 mod engine;

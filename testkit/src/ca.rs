@@ -121,6 +121,56 @@ impl TestCa {
         self.issue(params)
     }
 
+    /// `key_pem`, an unencrypted PKCS#8 private key PEM (as [`TestCa::client_identity`]
+    /// and [`TestCa::server_identity`] return it), encrypted with `passphrase`: an
+    /// encrypted PKCS#8 PEM (`-----BEGIN ENCRYPTED PRIVATE KEY-----`) using PBES2 with
+    /// PBKDF2-HMAC-SHA256 (2048 iterations, a random 16-byte salt) and AES-256-CBC, which
+    /// is what `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes.
+    ///
+    /// An associated function, so it also encrypts the key of an identity made by
+    /// [`Mosquitto::client_identity`](crate::Mosquitto::client_identity).
+    ///
+    /// ```
+    /// use testkit::TestCa;
+    ///
+    /// let (_cert, key) = TestCa::new("example CA").client_identity("device-1");
+    /// let encrypted = TestCa::encrypt_key_pem(&key, "correct horse");
+    /// assert!(encrypted.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `key_pem` is not an unencrypted PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), or if
+    /// the system's random number generator fails.
+    pub fn encrypt_key_pem(key_pem: &str, passphrase: &str) -> String {
+        use pkcs8::pkcs5::pbes2;
+        use pkcs8::{LineEnding, PrivateKeyInfoRef};
+        use ring::rand::{SecureRandom, SystemRandom};
+
+        let (label, der) = pkcs8::der::pem::decode_vec(key_pem.as_bytes())
+            .unwrap_or_else(|e| panic!("testkit: the key to encrypt is not PEM: {e}"));
+        assert_eq!(
+            label, "PRIVATE KEY",
+            "testkit: the key to encrypt must be an unencrypted PKCS#8 PEM"
+        );
+        let info = PrivateKeyInfoRef::try_from(der.as_slice())
+            .unwrap_or_else(|e| panic!("testkit: the key to encrypt is not PKCS#8: {e}"));
+        let (mut salt, mut iv) = ([0u8; 16], [0u8; 16]);
+        let rng = SystemRandom::new();
+        rng.fill(&mut salt)
+            .and_then(|()| rng.fill(&mut iv))
+            .expect("testkit: the system random number generator failed");
+        let params = pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(2048, &salt, iv)
+            .expect("testkit: PBES2 parameters");
+        let encrypted = info
+            .encrypt_with_params(params, passphrase)
+            .expect("testkit: encrypting the key failed");
+        encrypted
+            .to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
+            .expect("testkit: encoding the encrypted key as PEM failed")
+            .to_string()
+    }
+
     fn issue(&self, mut params: CertificateParams) -> (String, String) {
         params.use_authority_key_identifier_extension = true;
         let key = new_key();
