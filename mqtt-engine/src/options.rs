@@ -263,6 +263,10 @@ impl ClientOptions {
     /// How many events the client holds for the application before it stops reading the
     /// socket (default [`DEFAULT_EVENT_BUFFER`]): when the application falls behind, the
     /// broker holds the messages instead of this process's memory.
+    ///
+    /// The bound is checked before each read, and every whole packet a read brings is
+    /// taken: the messages of one read (at most [`MAX_READ`](crate::MAX_READ) bytes) can
+    /// wait beyond it.
     pub fn event_buffer(mut self, events: usize) -> ClientOptions {
         self.event_buffer = events.max(1);
         self

@@ -93,8 +93,9 @@ pub enum Next {
 /// Iterate it on any thread; it ends when the client is closed.
 ///
 /// It takes the events the client holds in batches (one lock per batch rather than per
-/// event), so up to twice [`ClientOptions::event_buffer`] events can be held: the
-/// client's, and the batch this iterator is handing out.
+/// event), so up to twice [`ClientOptions::event_buffer`] events (each time with what the
+/// last read brought beyond the bound) can be held: the client's, and the batch this
+/// iterator is handing out.
 pub struct Events {
     queue: Arc<EventQueue>,
     /// The batch taken from the queue, handed out first.

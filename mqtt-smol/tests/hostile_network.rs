@@ -1,0 +1,13 @@
+//! Bad input from the network (huge, dripping, silent and flooding brokers): mqtt-smol
+//! (the body is shared with mqtt-std: driver-tests/).
+
+#[path = "blocking/mod.rs"]
+mod blocking;
+
+mod driver {
+    pub use crate::blocking::{Client, Events};
+    pub use mqtt_smol::*;
+}
+
+#[path = "../../driver-tests/hostile_network.rs"]
+mod suite;
