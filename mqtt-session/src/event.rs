@@ -19,6 +19,12 @@ pub struct OperationId(pub u64);
 
 /// A token to acknowledge an incoming QoS 1 or 2 message by hand
 /// ([`Session::acknowledge`](crate::Session::acknowledge)).
+///
+/// Acknowledgements go out in the order the messages arrived, so a message whose token
+/// is never used holds back the acknowledgement of every later message
+/// ([`Session::acknowledgements_held_back`](crate::Session::acknowledgements_held_back)
+/// counts them; [`Options::acknowledgement_timeout`](crate::Options::acknowledgement_timeout)
+/// bounds the wait).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AckToken {
     pub(crate) packet_id: PacketId,
@@ -229,6 +235,17 @@ pub enum Event {
         packet_type: PacketType,
         /// The identifier it named.
         packet_id: PacketId,
+    },
+    /// A message delivered with an [`AckToken`] was not acknowledged within
+    /// [`Options::acknowledgement_timeout`](crate::Options::acknowledgement_timeout): the
+    /// session acknowledged it with `reason_code` (5.0: 0x80 Unspecified error, so the
+    /// server may deliver it elsewhere; 3.1.1 can only accept) so that the
+    /// acknowledgements behind it could go.
+    AcknowledgementTimedOut {
+        /// The message's packet identifier.
+        packet_id: PacketId,
+        /// What it was acknowledged with.
+        reason_code: ReasonCode,
     },
 }
 

@@ -8,18 +8,20 @@
 //!
 //! # The driving contract
 //!
-//! Inputs (each takes `now`):
+//! Inputs (each takes `now`), and what each may produce:
 //!
-//! | input | when |
-//! |---|---|
-//! | [`Session::connect`] | the application wants to connect (once) |
-//! | [`Session::handle_connected`] | the transport asked for by [`Action::Open`] is up |
-//! | [`Session::handle_read`] | bytes arrived (the driver appends them to one `BytesMut`) |
-//! | [`Session::handle_closed`] | the transport closed, failed, or could not be opened |
-//! | [`Session::handle_timeout`] | the instant from [`Session::poll_timeout`] passed (early is harmless) |
-//! | [`Session::publish`], [`Session::subscribe`], [`Session::unsubscribe`], [`Session::acknowledge`], [`Session::authenticate`], [`Session::reauthenticate`], [`Session::disconnect`] | the application asks |
+//! | input | when | may produce |
+//! |---|---|---|
+//! | [`Session::connect`] | the application wants to connect (once) | `Action::Open` |
+//! | [`Session::handle_connected`] | the transport asked for by [`Action::Open`] is up | CONNECT bytes |
+//! | [`Session::handle_read`] | bytes arrived (the driver appends them to one `BytesMut`) | bytes (acknowledgements, re-sends, PUBREL...), events; `Action::Close` with a `Disconnected` event on a protocol violation, a server DISCONNECT or a refusing CONNACK |
+//! | [`Session::handle_closed`] | the transport closed, or could not be opened | a `Disconnected` event (with the reconnect instant), operation failures if the session ends |
+//! | [`Session::handle_transport_error`] | the same, with the driver's reason (refused, TLS, WebSocket...) | as `handle_closed`, the reason in [`DisconnectReason::TransportError`] |
+//! | [`Session::handle_timeout`] | the instant from [`Session::poll_timeout`] passed (early is harmless) | PINGREQ bytes; `Action::Open` (a reconnect); `Action::Close` with a `Disconnected` event when CONNACK or PINGRESP is overdue |
+//! | [`Session::publish`], [`Session::subscribe`], [`Session::unsubscribe`], [`Session::acknowledge`], [`Session::authenticate`], [`Session::reauthenticate`] | the application asks | bytes while connected; events (a failure, a completion) |
+//! | [`Session::disconnect`] | the application ends the session | DISCONNECT bytes, `Action::Close`, a `Disconnected` event, operation failures |
 //!
-//! Outputs, drained after **every** input, in this order, each until it returns `None`:
+//! Outputs, each until it returns `None`:
 //!
 //! 1. [`Session::poll_action`]: [`Action::Open`] a transport to a server, or
 //!    [`Action::Close`] it (after writing what `poll_transmit` gives before it).
@@ -30,15 +32,14 @@
 //! 3. [`Session::poll_event`]: [`Event`]s for the application.
 //! 4. [`Session::poll_timeout`]: when to call `handle_timeout` next.
 //!
-//! Which outputs follow which inputs: `connect` and a reconnect deadline give
-//! `Action::Open`; `handle_connected` gives the CONNECT bytes; `handle_read` gives bytes
-//! (acknowledgements, re-sends, PUBREL...), events, and on a protocol violation or a
-//! server DISCONNECT an `Action::Close`; `handle_timeout` gives PINGREQ bytes, or
-//! `Action::Close` with a `Disconnected` event when CONNACK or PINGRESP is overdue;
-//! `handle_closed` gives a `Disconnected` event; application calls give bytes while
-//! connected (and `disconnect` gives `Action::Close`). While connected and idle,
-//! `poll_timeout` is the next keep-alive instant, always after the last input's `now`, so
-//! a driver never spins.
+//! The rules a driver follows:
+//!
+//! | rule | why |
+//! |---|---|
+//! | drain the outputs after **every** input; the order above is the natural one, but any order works | an application call made while draining (publish from an event handler) leaves new output: while any output waits, `poll_timeout` is the last input's `now`, so a loop that sleeps until `poll_timeout` goes round again instead of sleeping on it |
+//! | sleep until `poll_timeout`, or until input arrives | once everything is drained, `poll_timeout` is after the last input's `now` while connected and idle (the next keep-alive), so a driver never spins |
+//! | give each input the current time of a monotonic clock | an instant earlier than the previous input's is taken as that one (debug builds assert, to find the clock bug) |
+//! | write the bytes of `poll_transmit` in order before closing on `Action::Close` | the DISCONNECT or the last acknowledgements go out |
 //!
 //! Every publish at QoS 1/2, subscribe and unsubscribe ends in exactly one completion
 //! event ([`Event::PublishCompleted`], [`Event::SubscribeCompleted`],

@@ -161,6 +161,11 @@ pub struct Options {
     /// Acknowledge incoming messages automatically as they are delivered; off means the
     /// application calls [`Session::acknowledge`](crate::Session::acknowledge).
     pub auto_ack: bool,
+    /// With manual acknowledgements, how long a delivered message may wait for its
+    /// acknowledgement while it holds back later ones; then the session acknowledges it
+    /// itself and reports [`Event::AcknowledgementTimedOut`](crate::Event::AcknowledgementTimedOut).
+    /// `None` (the default): it waits for ever.
+    pub acknowledgement_timeout: Option<Duration>,
     /// Bounds of the outgoing queue.
     pub queue: QueueLimits,
     /// Reconnect policy.
@@ -217,6 +222,7 @@ impl Options {
             max_in_flight: None,
             outgoing_topic_aliases: true,
             auto_ack: true,
+            acknowledgement_timeout: None,
             queue: QueueLimits::default(),
             reconnect: ReconnectPolicy::default(),
             servers: alloc::vec![server.into()],

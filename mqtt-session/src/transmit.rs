@@ -43,6 +43,11 @@ impl Transmit {
         Ok(())
     }
 
+    /// Whether nothing waits to be written.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.chunks.is_empty() && self.buf.is_empty()
+    }
+
     /// The next chunk to write.
     pub(crate) fn poll(&mut self) -> Option<Bytes> {
         if let Some(chunk) = self.chunks.pop_front() {

@@ -854,7 +854,8 @@ fn arbitrary_input_never_panics_and_ends_cleanly() {
             let mut buf = BytesMut::from(&bytes[..]);
             h.session.handle_read(h.now, &mut buf);
             h.drain();
-            h.session.handle_timeout(h.now + secs(1));
+            h.now = h.now + secs(1);
+            h.session.handle_timeout(h.now);
             h.drain();
         }
         let mut written = BytesMut::new();

@@ -46,7 +46,8 @@ fn refusal_is_final(code: ReasonCode) -> bool {
 impl Session {
     /// Starts connecting: asks the driver to open a transport ([`Action::Open`]). Calling
     /// it again while a connection is up or being made does nothing.
-    pub fn connect(&mut self, _now: Instant) -> Result<(), UsageError> {
+    pub fn connect(&mut self, now: Instant) -> Result<(), UsageError> {
+        self.clock(now);
         match self.state {
             State::Closed => Err(UsageError::Closed),
             State::Idle | State::WaitingToReconnect { .. } => {
@@ -70,6 +71,7 @@ impl Session {
         now: Instant,
         options: DisconnectOptions,
     ) -> Result<(), UsageError> {
+        let now = self.clock(now);
         if self.state == State::Closed {
             return Err(UsageError::Closed);
         }
@@ -126,6 +128,7 @@ impl Session {
     /// The driver opened the transport asked for by [`Action::Open`]: the session writes
     /// CONNECT ([MQTT-3.1.0-1]) and waits for CONNACK.
     pub fn handle_connected(&mut self, now: Instant) {
+        let now = self.clock(now);
         if self.state != State::Opening {
             return;
         }
@@ -440,6 +443,7 @@ impl Session {
     /// Answers an [`Event::AuthChallenge`] with the next authentication data (AUTH 0x18,
     /// [MQTT-4.12.0-3]).
     pub fn authenticate(&mut self, now: Instant, data: Option<Bytes>) -> Result<(), UsageError> {
+        let now = self.clock(now);
         if self.version().is_v5() && !self.auth_challenge {
             return Err(UsageError::NoAuthentication);
         }
@@ -451,6 +455,7 @@ impl Session {
     /// Starts re-authentication on a connected session (AUTH 0x19 with the CONNECT's
     /// method, [MQTT-4.12.1-1]).
     pub fn reauthenticate(&mut self, now: Instant, data: Option<Bytes>) -> Result<(), UsageError> {
+        let now = self.clock(now);
         if self.state != State::Connected {
             return Err(UsageError::NoAuthentication);
         }

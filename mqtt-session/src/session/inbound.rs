@@ -18,6 +18,8 @@ pub(crate) struct OwedAck {
     pub(crate) reason: Option<ReasonCode>,
     /// The connection it was delivered on: its token's.
     pub(crate) connection: u32,
+    /// When it was delivered (for the acknowledgement timeout).
+    pub(crate) delivered_at: Instant,
 }
 
 /// Incoming message state.
@@ -124,6 +126,7 @@ impl Session {
             qos: publish.qos,
             reason: None,
             connection: self.connection,
+            delivered_at: now,
         });
         let token = AckToken {
             packet_id,
@@ -169,12 +172,19 @@ impl Session {
     /// Acknowledgements may be given in any order; the session sends PUBACK / PUBREC in
     /// the order the messages arrived ([MQTT-4.6.0-2], [MQTT-4.6.0-3]). Under 5.0 a reason
     /// code of 0x80 or more refuses the message; 3.1.1 can only accept.
+    ///
+    /// So one message not acknowledged holds back the acknowledgements of every message
+    /// after it (head-of-line blocking), and the server, whose send quota they use, stops
+    /// sending: [`Session::acknowledgements_held_back`] counts them, and
+    /// [`Options::acknowledgement_timeout`](crate::Options::acknowledgement_timeout) bounds
+    /// how long one message may hold them.
     pub fn acknowledge(
         &mut self,
         now: Instant,
         token: AckToken,
         reason_code: ReasonCode,
     ) -> Result<(), UsageError> {
+        let now = self.clock(now);
         if self.is_closed() {
             return Err(UsageError::Closed);
         }
@@ -225,6 +235,51 @@ impl Session {
         self.flush_acks(now);
     }
 
+    /// Acknowledgements decided (given, or automatic) that wait behind a message not yet
+    /// acknowledged, because they go out in arrival order.
+    pub fn acknowledgements_held_back(&self) -> usize {
+        self.inbound
+            .owed
+            .iter()
+            .skip_while(|a| a.reason.is_some())
+            .filter(|a| a.reason.is_some())
+            .count()
+    }
+
+    /// When the oldest undecided acknowledgement times out, if a timeout is set.
+    pub(crate) fn acknowledgement_deadline(&self) -> Option<Instant> {
+        let timeout = self.options.acknowledgement_timeout?;
+        let oldest = self.inbound.owed.iter().find(|a| a.reason.is_none())?;
+        Some(oldest.delivered_at + timeout)
+    }
+
+    /// Acknowledges, with an error where the version allows, every message that waited
+    /// longer than the acknowledgement timeout.
+    pub(crate) fn expire_acknowledgements(&mut self, now: Instant) {
+        let Some(timeout) = self.options.acknowledgement_timeout else {
+            return;
+        };
+        let reason_code = if self.version().is_v5() {
+            ReasonCode::UnspecifiedError
+        } else {
+            ReasonCode::Success
+        };
+        let mut expired = false;
+        for a in self.inbound.owed.iter_mut() {
+            if a.reason.is_none() && now >= a.delivered_at + timeout {
+                a.reason = Some(reason_code);
+                expired = true;
+                self.events.push_back(Event::AcknowledgementTimedOut {
+                    packet_id: a.packet_id,
+                    reason_code,
+                });
+            }
+        }
+        if expired {
+            self.flush_acks(now);
+        }
+    }
+
     /// Sends the owed acknowledgements at the front of the queue that are decided.
     pub(crate) fn flush_acks(&mut self, now: Instant) {
         if !self.is_connected() {
@@ -235,6 +290,7 @@ impl Session {
             qos,
             reason: Some(reason),
             connection,
+            ..
         }) = self.inbound.owed.front()
         {
             self.inbound.owed.pop_front();

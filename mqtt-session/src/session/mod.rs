@@ -85,6 +85,8 @@ pub struct Session {
     pub(crate) proven: bool,
     /// The next attempt starts at once (a protocol version fallback).
     pub(crate) retry_at_once: bool,
+    /// The latest `now` an input brought: time inside the session never runs backwards.
+    pub(crate) last_now: Instant,
 }
 
 impl Session {
@@ -121,6 +123,7 @@ impl Session {
             session_persists: options_persist,
             proven: false,
             retry_at_once: false,
+            last_now: Instant::ZERO,
         }
     }
 
@@ -226,17 +229,29 @@ impl Session {
     }
 
     /// When the session next wants [`Session::handle_timeout`] called; `None` when it
-    /// waits only for input. While the session is idle this is never in the past relative
-    /// to the last input's `now`, so a driver never spins.
+    /// waits only for input. While any output waits to be polled (an action, bytes, an
+    /// event) it is the last input's `now`, so a loop that sleeps until this instant
+    /// never sleeps on pending output, whatever order it drains in. Once everything is
+    /// drained it is never in the past relative to the last input's `now`, so a driver
+    /// never spins.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if !self.actions.is_empty() || !self.events.is_empty() || !self.tx.is_empty() {
+            // Output waits to be polled (an application call made while draining, say):
+            // a driver that sleeps until this instant does not sleep on it.
+            return Some(self.last_now);
+        }
         match self.state {
             State::WaitingToReconnect { at } => Some(at),
             State::AwaitingConnAck { deadline } => Some(deadline),
             State::Connected => {
-                if let Some(deadline) = self.ping_deadline {
-                    return Some(deadline);
+                let keep_alive = match self.ping_deadline {
+                    Some(deadline) => Some(deadline),
+                    None => self.keep_alive().map(|k| self.last_sent + k),
+                };
+                match (keep_alive, self.acknowledgement_deadline()) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
                 }
-                self.keep_alive().map(|k| self.last_sent + k)
             }
             State::Idle | State::Opening | State::Closed => None,
         }
@@ -246,13 +261,17 @@ impl Session {
 
     /// A deadline from [`Session::poll_timeout`] passed (calling it early is harmless).
     pub fn handle_timeout(&mut self, now: Instant) {
+        let now = self.clock(now);
         match self.state {
             State::WaitingToReconnect { at } if now >= at => self.open(),
             State::AwaitingConnAck { deadline } if now >= deadline => {
                 self.actions.push_back(Action::Close);
                 self.connection_lost(now, DisconnectReason::ConnectTimeout);
             }
-            State::Connected => self.keep_alive_tick(now),
+            State::Connected => {
+                self.expire_acknowledgements(now);
+                self.keep_alive_tick(now);
+            }
             _ => {}
         }
     }
@@ -261,6 +280,7 @@ impl Session {
     /// leaving a partial packet in place. The driver keeps appending what it reads to the
     /// same buffer. Bytes are ignored unless a connection is up.
     pub fn handle_read(&mut self, now: Instant, buf: &mut BytesMut) {
+        let now = self.clock(now);
         while matches!(self.state, State::AwaitingConnAck { .. } | State::Connected) {
             if matches!(self.state, State::AwaitingConnAck { .. })
                 && self.version().is_v5()
@@ -298,6 +318,7 @@ impl Session {
     /// The transport failed, or could not be opened, for the reason `error` (reported in
     /// [`DisconnectReason::TransportError`]). Otherwise as [`Session::handle_closed`].
     pub fn handle_transport_error(&mut self, now: Instant, error: alloc::string::String) {
+        let now = self.clock(now);
         if matches!(
             self.state,
             State::Opening | State::AwaitingConnAck { .. } | State::Connected
@@ -310,6 +331,7 @@ impl Session {
     /// The transport closed, or failed to open. Pending operations stay pending; the
     /// session reconnects by its policy.
     pub fn handle_closed(&mut self, now: Instant) {
+        let now = self.clock(now);
         if matches!(
             self.state,
             State::Opening | State::AwaitingConnAck { .. } | State::Connected
@@ -321,6 +343,22 @@ impl Session {
     }
 
     // ----- internals shared by the concerns -----
+
+    /// Takes an input's `now`: an instant earlier than the previous input's is taken as
+    /// that one, so time inside the session is monotonic whatever the driver's clock does
+    /// (debug builds assert it, to find such a clock early).
+    #[inline]
+    pub(crate) fn clock(&mut self, now: Instant) -> Instant {
+        debug_assert!(
+            now >= self.last_now,
+            "Session input at {now:?}, earlier than the previous input's {:?}: give the session a monotonic clock",
+            self.last_now
+        );
+        if now > self.last_now {
+            self.last_now = now;
+        }
+        self.last_now
+    }
 
     pub(crate) fn version(&self) -> ProtocolVersion {
         self.options.protocol_version

@@ -174,6 +174,7 @@ impl Session {
         now: Instant,
         mut message: Publish,
     ) -> Result<OperationId, UsageError> {
+        let now = self.clock(now);
         if self.state == State::Closed {
             return Err(UsageError::Closed);
         }

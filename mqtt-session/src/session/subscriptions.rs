@@ -68,6 +68,7 @@ impl Session {
         subscriptions: Vec<Subscription>,
         properties: SubscribeProperties,
     ) -> Result<OperationId, UsageError> {
+        let now = self.clock(now);
         if self.state == State::Closed {
             return Err(UsageError::Closed);
         }
@@ -88,6 +89,7 @@ impl Session {
         filters: Vec<TopicFilter>,
         properties: UnsubscribeProperties,
     ) -> Result<OperationId, UsageError> {
+        let now = self.clock(now);
         if self.state == State::Closed {
             return Err(UsageError::Closed);
         }
