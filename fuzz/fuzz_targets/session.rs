@@ -352,6 +352,7 @@ fn options_of(setup: &Setup) -> Options {
         } else {
             QueueOverflow::RejectNew
         },
+        max_unsent_bytes: usize::from(setup.queue_bytes) * 4,
     };
     o.reconnect = ReconnectPolicy {
         enabled: setup.reconnect,
@@ -1120,14 +1121,21 @@ impl Driver {
                 if self.tokens.is_empty() {
                     return;
                 }
-                let token = self.tokens[usize::from(*index) % self.tokens.len()];
+                let token = self
+                    .tokens
+                    .swap_remove(usize::from(*index) % self.tokens.len());
                 let reason = match reason % 4 {
                     0 => ReasonCode::Success,
                     _ => reason_of(*reason),
                 };
+                let mut handed_back = None;
                 self.input(|d| {
-                    let _ = d.session.acknowledge(now, token, reason);
+                    if let Err(e) = d.session.acknowledge(now, token, reason) {
+                        handed_back = e.token;
+                    }
                 });
+                // A refused reason code hands the token back, to be used again.
+                self.tokens.extend(handed_back);
             }
             Op::Authenticate(data) => self.input(|d| {
                 let _ = d.session.authenticate(now, data.clone().map(Bytes::from));

@@ -8,7 +8,8 @@
 //! the call instead of through the operation's outcome.
 
 use mqtt_proto::{
-    Encode, MAX_PACKET_SIZE, PacketId, ProtocolVersion, Publish, QoS, Subscribe, Unsubscribe,
+    Encode, EncodeError, MAX_PACKET_SIZE, PacketId, PacketType, ProtocolVersion, Publish, QoS,
+    ReasonCode, Subscribe, Unsubscribe,
 };
 
 use crate::error::UsageError;
@@ -39,6 +40,31 @@ pub fn check_publish(
     let size = message.encoded_len(version);
     message.packet_id = None;
     within(size?, limits)
+}
+
+/// Checks the reason code of a manual acknowledgement for
+/// [`Session::acknowledge`](crate::Session::acknowledge): under 5.0 one a client may send
+/// in a PUBACK (`qos` 1) or PUBREC (`qos` 2); under 3.1.1 and 3.1 only success.
+pub fn check_acknowledgement(
+    version: ProtocolVersion,
+    qos: QoS,
+    reason_code: ReasonCode,
+) -> Result<(), UsageError> {
+    if reason_code != ReasonCode::Success && !version.is_v5() {
+        return Err(UsageError::RequiresV5("an acknowledgement reason code"));
+    }
+    let packet = if qos == QoS::ExactlyOnce {
+        PacketType::PubRec
+    } else {
+        PacketType::PubAck
+    };
+    if !reason_code.client_may_send_in(packet) {
+        return Err(UsageError::InvalidPacket(EncodeError::InvalidReasonCode {
+            packet_type: packet,
+            code: reason_code,
+        }));
+    }
+    Ok(())
 }
 
 /// Checks a SUBSCRIBE for [`Session::subscribe`](crate::Session::subscribe): the

@@ -1,6 +1,7 @@
 //! Errors: the application's misuse ([`UsageError`]), the server's protocol violations
 //! ([`ProtocolViolation`]) and why an operation did not complete ([`OperationError`]).
 
+use crate::event::AckToken;
 use core::fmt;
 use mqtt_proto::{DecodeError, EncodeError, QoS, ReasonCode};
 
@@ -37,6 +38,13 @@ pub enum UsageError {
     },
     /// The outgoing queue is full ([`QueueLimits`](crate::QueueLimits)).
     QueueFull,
+    /// The driver has not taken the session's output: more than
+    /// [`QueueLimits::max_unsent_bytes`](crate::QueueLimits::max_unsent_bytes) wait in
+    /// [`Session::poll_transmit`](crate::Session::poll_transmit).
+    TransmitBacklog {
+        /// The bytes waiting.
+        unsent: usize,
+    },
     /// The packet cannot be encoded as given.
     InvalidPacket(EncodeError),
     /// Topic Alias and Subscription Identifier are the session's to set on a PUBLISH:
@@ -76,6 +84,10 @@ impl fmt::Display for UsageError {
             ),
             UsageError::QueueFull => f.write_str(
                 "the outgoing queue is full; wait for completions or raise the queue limits",
+            ),
+            UsageError::TransmitBacklog { unsent } => write!(
+                f,
+                "{unsent} bytes of output wait for the driver; drain poll_transmit (and write it) before publishing more, or raise QueueLimits::max_unsent_bytes"
             ),
             UsageError::InvalidPacket(e) => e.fmt(f),
             UsageError::ReservedProperty(p) => {
@@ -178,6 +190,42 @@ impl core::error::Error for ProtocolViolation {}
 impl From<DecodeError> for ProtocolViolation {
     fn from(e: DecodeError) -> ProtocolViolation {
         ProtocolViolation::Decode(e)
+    }
+}
+
+/// [`Session::acknowledge`](crate::Session::acknowledge) refused an acknowledgement.
+///
+/// When the refusal is about the reason code (not allowed in this packet, or a non-success
+/// code under 3.1.1), the token is handed back in `token`: acknowledge again with a valid
+/// reason code, or the message holds back every later acknowledgement. When the token can
+/// no longer be used (the session closed, or it was used already), `token` is `None`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct AcknowledgeError {
+    /// What was wrong.
+    pub error: UsageError,
+    /// The token, when it can still be used.
+    pub token: Option<AckToken>,
+}
+
+impl fmt::Display for AcknowledgeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)?;
+        if self.token.is_some() {
+            f.write_str(" (the token is handed back in the error: acknowledge again with a valid reason code)")?;
+        }
+        Ok(())
+    }
+}
+
+impl core::error::Error for AcknowledgeError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl From<AcknowledgeError> for UsageError {
+    fn from(e: AcknowledgeError) -> UsageError {
+        e.error
     }
 }
 

@@ -25,20 +25,57 @@ pub struct OperationId(pub u64);
 /// ([`Session::acknowledgements_held_back`](crate::Session::acknowledgements_held_back)
 /// counts them; [`Options::acknowledgement_timeout`](crate::Options::acknowledgement_timeout)
 /// bounds the wait).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// A token is neither `Copy` nor `Clone`: it is used once, by value. A clone of the
+/// [`IncomingMessage`] that carries it does not carry it (its `ack` is `None`), so the
+/// right to acknowledge cannot be duplicated, and dropping the last token unused is what
+/// holds back the acknowledgements.
+///
+/// ```compile_fail
+/// // A token cannot be duplicated:
+/// fn twice(token: mqtt_session::AckToken) -> [mqtt_session::AckToken; 2] {
+///     [token.clone(), token]
+/// }
+/// ```
+#[derive(Debug, PartialEq, Eq, Hash)]
+#[must_use = "an unused token holds back the acknowledgement of every later message: pass it to `acknowledge`"]
 pub struct AckToken {
     pub(crate) packet_id: PacketId,
     pub(crate) qos: QoS,
     pub(crate) connection: u32,
 }
 
+impl AckToken {
+    /// The QoS of the message it acknowledges (1: PUBACK, 2: PUBREC).
+    pub fn qos(&self) -> QoS {
+        self.qos
+    }
+
+    /// The packet identifier of the message it acknowledges.
+    pub fn packet_id(&self) -> PacketId {
+        self.packet_id
+    }
+}
+
 /// A message the server delivered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Cloning it clones the message but not its [`AckToken`]: the clone's `ack` is `None`.
+#[derive(Debug, PartialEq, Eq)]
 pub struct IncomingMessage {
     /// The PUBLISH, with any Topic Alias already resolved into its topic name.
     pub publish: Publish,
     /// With manual acknowledgements, the token to acknowledge a QoS 1/2 message with.
     pub ack: Option<AckToken>,
+}
+
+impl Clone for IncomingMessage {
+    /// The message without its token (see [`AckToken`]).
+    fn clone(&self) -> IncomingMessage {
+        IncomingMessage {
+            publish: self.publish.clone(),
+            ack: None,
+        }
+    }
 }
 
 /// What the server said about itself in CONNACK, with the defaults filled in.

@@ -40,6 +40,9 @@
 //! | sleep until `poll_timeout`, or until input arrives | once everything is drained, `poll_timeout` is after the last input's `now` while connected and idle (the next keep-alive), so a driver never spins |
 //! | give each input the current time of a monotonic clock | an instant earlier than the previous input's is taken as that one (debug builds assert, to find the clock bug) |
 //! | write the bytes of `poll_transmit` in order before closing on `Action::Close` | the DISCONNECT or the last acknowledgements go out |
+//! | take the output even when the transport is slow (buffer it, or stop taking the application's publishes) | once more than [`QueueLimits::max_unsent_bytes`] (default 1 MiB) wait in the session, `publish` is refused with [`UsageError::TransmitBacklog`], which says so; [`Session::unsent_bytes`] tells how much waits. The session's own packets (acknowledgements, PINGREQ) are never refused |
+//! | use each [`AckToken`] once (with manual acknowledgements) | acknowledgements go out in arrival order, so a message never acknowledged holds back every later one; the token is not `Clone`, a clone of its message carries none, a refused reason code hands it back in [`AcknowledgeError`]; [`Session::acknowledgements_held_back`] counts what waits, [`Options::acknowledgement_timeout`] bounds it |
+//! | hand each completion to one place | the session reports each operation's end once, as an event; a driver that also offers a waiter per operation delivers it to the waiter **or** the event stream (the engine does: failures of dropped handles on the stream, successes only when asked) |
 //!
 //! Every publish at QoS 1/2, subscribe and unsubscribe ends in exactly one completion
 //! event ([`Event::PublishCompleted`], [`Event::SubscribeCompleted`],
@@ -145,7 +148,7 @@ mod state;
 mod time;
 mod transmit;
 
-pub use error::{OperationError, ProtocolViolation, UsageError};
+pub use error::{AcknowledgeError, OperationError, ProtocolViolation, UsageError};
 pub use event::{
     AckToken, Action, Connected, DisconnectReason, Event, IncomingMessage, OperationId,
     ServerLimits,

@@ -28,7 +28,19 @@ pub struct QueueLimits {
     pub max_bytes: usize,
     /// What happens when a limit is reached.
     pub overflow: QueueOverflow,
+    /// Most bytes of output the driver has not taken yet
+    /// ([`Session::poll_transmit`](crate::Session::poll_transmit)) before a publish is
+    /// refused with [`UsageError::TransmitBacklog`](crate::UsageError::TransmitBacklog):
+    /// a driver that falls behind (or forgot to drain) is told at once, instead of the
+    /// output growing without bound. Other packets (acknowledgements, PINGREQ) are never
+    /// refused.
+    pub max_unsent_bytes: usize,
 }
+
+/// [`QueueLimits::max_unsent_bytes`] unless set: 1 MiB, several round trips' worth of
+/// output on any link a client is likely to have, far below what a forgotten drain piles
+/// up.
+pub const DEFAULT_MAX_UNSENT_BYTES: usize = 1024 * 1024;
 
 impl Default for QueueLimits {
     fn default() -> QueueLimits {
@@ -36,6 +48,7 @@ impl Default for QueueLimits {
             max_messages: 10_000,
             max_bytes: 64 * 1024 * 1024,
             overflow: QueueOverflow::RejectNew,
+            max_unsent_bytes: DEFAULT_MAX_UNSENT_BYTES,
         }
     }
 }

@@ -12,6 +12,8 @@ const SEPARATE_PAYLOAD: usize = 512;
 pub(crate) struct Transmit {
     buf: BytesMut,
     chunks: VecDeque<Bytes>,
+    /// Bytes in `chunks` (those in `buf` are `buf.len()`).
+    chunked: usize,
 }
 
 impl Transmit {
@@ -19,6 +21,7 @@ impl Transmit {
         Transmit {
             buf: BytesMut::new(),
             chunks: VecDeque::new(),
+            chunked: 0,
         }
     }
 
@@ -34,13 +37,20 @@ impl Transmit {
         }
         match packet.encode_vectored(version, maximum, &mut self.buf)? {
             Some(payload) if payload.len() >= SEPARATE_PAYLOAD => {
-                self.chunks.push_back(self.buf.split().freeze());
+                let header = self.buf.split().freeze();
+                self.chunked += header.len() + payload.len();
+                self.chunks.push_back(header);
                 self.chunks.push_back(payload);
             }
             Some(payload) => self.buf.extend_from_slice(&payload),
             None => {}
         }
         Ok(())
+    }
+
+    /// Bytes waiting to be written.
+    pub(crate) fn len(&self) -> usize {
+        self.chunked + self.buf.len()
     }
 
     /// Whether nothing waits to be written.
@@ -51,6 +61,7 @@ impl Transmit {
     /// The next chunk to write.
     pub(crate) fn poll(&mut self) -> Option<Bytes> {
         if let Some(chunk) = self.chunks.pop_front() {
+            self.chunked -= chunk.len();
             return Some(chunk);
         }
         if self.buf.is_empty() {
@@ -67,6 +78,7 @@ impl Transmit {
         mut write: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
         while let Some(chunk) = self.chunks.pop_front() {
+            self.chunked -= chunk.len();
             if let Err(e) = write(&chunk) {
                 self.clear();
                 return Err(e);
@@ -90,6 +102,7 @@ impl Transmit {
 
     /// Drops everything not yet written (the connection is gone).
     pub(crate) fn clear(&mut self) {
+        self.chunked = 0;
         self.chunks.clear();
         self.buf.clear();
     }

@@ -292,21 +292,18 @@ fn manual_acks_are_sent_in_arrival_order() {
     h.connect();
     h.receive(msg("t", "1", QoS::AtLeastOnce).with_qos(QoS::AtLeastOnce, Some(id(1))));
     h.receive(msg("t", "2", QoS::AtLeastOnce).with_qos(QoS::AtLeastOnce, Some(id(2))));
-    let tokens: Vec<_> = h
-        .take_events()
-        .into_iter()
-        .map(|e| match e {
-            Event::Message(m) => m.ack.unwrap(),
-            other => panic!("{other:?}"),
-        })
-        .collect();
+    let mut tokens = h.take_events().into_iter().map(|e| match e {
+        Event::Message(m) => m.ack.unwrap(),
+        other => panic!("{other:?}"),
+    });
+    let (first, second) = (tokens.next().unwrap(), tokens.next().unwrap());
     h.session
-        .acknowledge(h.now, tokens[1], ReasonCode::Success)
+        .acknowledge(h.now, second, ReasonCode::Success)
         .unwrap();
     h.drain();
     assert!(h.sent().is_empty(), "the second ack waits for the first");
     h.session
-        .acknowledge(h.now, tokens[0], ReasonCode::Success)
+        .acknowledge(h.now, first, ReasonCode::Success)
         .unwrap();
     h.drain();
     assert_eq!(

@@ -246,23 +246,40 @@ fn acknowledgements_held_back_by_an_earlier_message_are_counted() {
     for id in 1..=3 {
         h.receive(incoming(id));
     }
-    let t = tokens(h.take_events());
+    let [t0, t1, t2] = <[_; 3]>::try_from(tokens(h.take_events())).unwrap();
     assert_eq!(h.session.acknowledgements_held_back(), 0);
     h.session
-        .acknowledge(h.now, t[2], ReasonCode::Success)
+        .acknowledge(h.now, t2, ReasonCode::Success)
         .unwrap();
     h.session
-        .acknowledge(h.now, t[1], ReasonCode::Success)
+        .acknowledge(h.now, t1, ReasonCode::Success)
         .unwrap();
     h.drain();
     assert!(h.sent().is_empty());
     assert_eq!(h.session.acknowledgements_held_back(), 2);
     h.session
-        .acknowledge(h.now, t[0], ReasonCode::Success)
+        .acknowledge(h.now, t0, ReasonCode::Success)
         .unwrap();
     h.drain();
     assert_eq!(h.sent().len(), 3);
     assert_eq!(h.session.acknowledgements_held_back(), 0);
+}
+
+// A token is used once: a clone of the message does not carry it.
+#[test]
+fn a_clone_of_a_message_does_not_carry_its_acknowledgement_token() {
+    let mut o = options(ProtocolVersion::V5);
+    o.auto_ack = false;
+    let mut h = Harness::new(o);
+    h.connect();
+    h.receive(incoming(1));
+    let events = h.take_events();
+    let copy = events.clone();
+    let Event::Message(copied) = &copy[0] else {
+        panic!("{copy:?}")
+    };
+    assert!(copied.ack.is_none(), "the clone has no token");
+    assert_eq!(tokens(events).len(), 1, "the original keeps it");
 }
 
 // With an acknowledgement timeout, a message nobody acknowledges is acknowledged by the
@@ -282,9 +299,9 @@ fn a_message_not_acknowledged_in_time_is_acknowledged_with_an_error_and_reported
         h.receive(incoming(1));
         h.advance(secs(1));
         h.receive(incoming(2));
-        let t = tokens(h.take_events());
+        let [t0, t1] = <[_; 2]>::try_from(tokens(h.take_events())).unwrap();
         h.session
-            .acknowledge(h.now, t[1], ReasonCode::Success)
+            .acknowledge(h.now, t1, ReasonCode::Success)
             .unwrap();
         h.drain();
         assert!(h.sent().is_empty(), "{v:?}");
@@ -316,8 +333,58 @@ fn a_message_not_acknowledged_in_time_is_acknowledged_with_an_error_and_reported
         // The late token is refused: the message was acknowledged already.
         assert!(
             h.session
-                .acknowledge(h.now, t[0], ReasonCode::Success)
+                .acknowledge(h.now, t0, ReasonCode::Success)
                 .is_err()
         );
+    }
+}
+
+// A driver that does not take the output is told at once: publishes are refused once more
+// than `max_unsent_bytes` wait, with an error that says to drain; the session's own
+// packets still go out, and draining makes room again.
+#[test]
+fn publishes_are_refused_while_the_driver_leaves_too_much_output_unsent() {
+    for v in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+        let mut o = options(v);
+        o.queue.max_unsent_bytes = 10_000;
+        let mut h = Harness::new(o);
+        h.connect();
+        let payload = Bytes::from(vec![b'x'; 1000]);
+        let message = |qos| {
+            Publish::new(TopicName::try_from("a/b").unwrap(), payload.clone()).with_qos(qos, None)
+        };
+        // No draining: the output piles up until the bound, then publishes are refused.
+        let mut accepted = 0;
+        let error = loop {
+            let qos = [QoS::AtMostOnce, QoS::AtLeastOnce][accepted % 2];
+            match h.session.publish(h.now, message(qos)) {
+                Ok(_) => accepted += 1,
+                Err(e) => break e,
+            }
+            assert!(accepted < 100, "{v}: never refused");
+        };
+        let unsent = h.session.unsent_bytes();
+        assert!(
+            (10_000..10_000 + 1100).contains(&unsent),
+            "{v}: {unsent} bytes unsent when refused"
+        );
+        assert_eq!(
+            error,
+            mqtt_session::UsageError::TransmitBacklog { unsent },
+            "{v}"
+        );
+        assert!(error.to_string().contains("drain poll_transmit"), "{error}");
+        assert_eq!(accepted, 10, "{v}: ten packets of 1 009 bytes pass 10 000");
+        // The session's own packets are never refused: an incoming QoS 1 is answered.
+        let mut incoming = BytesMut::new();
+        let p = message(QoS::AtLeastOnce).with_qos(QoS::AtLeastOnce, mqtt_proto::PacketId::new(9));
+        Packet::Publish(p).encode(v, &mut incoming).unwrap();
+        h.session.handle_read(h.now, &mut incoming);
+        assert!(h.session.unsent_bytes() > unsent, "{v}: PUBACK written");
+        // Draining makes room.
+        h.drain();
+        let sent = h.sent();
+        assert_eq!(sent.len(), accepted + 1, "{v}");
+        assert!(h.session.publish(h.now, message(QoS::AtMostOnce)).is_ok());
     }
 }

@@ -633,8 +633,8 @@ fn receive_maximum_counts_unacknowledged_qos1_in_strict_mode() {
     let mut h = Harness::new(o);
     h.connect();
     h.receive(incoming("t", QoS::AtLeastOnce, 1));
-    let token = match h.take_events().as_slice() {
-        [Event::Message(m)] => m.ack.unwrap(),
+    let token = match <[_; 1]>::try_from(h.take_events()) {
+        Ok([Event::Message(m)]) => m.ack.unwrap(),
         other => panic!("{other:?}"),
     };
     h.session

@@ -67,6 +67,7 @@ fn limited(max_messages: usize, max_bytes: usize, overflow: QueueOverflow) -> Op
         max_messages,
         max_bytes,
         overflow,
+        ..QueueLimits::default()
     };
     o
 }

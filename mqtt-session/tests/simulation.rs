@@ -212,7 +212,7 @@ struct Received {
 }
 
 /// A message waiting for the application's acknowledgement.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 struct Token {
     token: AckToken,
     /// `Model::restarts` when it arrived.
@@ -628,18 +628,21 @@ fn ack_all(world: &mut World, model: &mut Model) {
 
 fn acknowledge(world: &mut World, model: &mut Model, t: Token, code: ReasonCode) {
     let Token {
-        token, restarts, ..
+        token,
+        restarts,
+        index,
     } = t;
+    let what = format!("{token:?}");
     match world.acknowledge(token, code) {
         Ok(()) => {
             if code.is_error() {
-                model.received[t.index].refused = true;
+                model.received[index].refused = true;
             }
         }
         // The session was lost since: nothing left to acknowledge.
         Err(UsageError::UnknownAcknowledgement) if restarts != model.restarts => {}
         Err(UsageError::Closed) if model.closed => {}
-        Err(e) => panic!("acknowledge({token:?}) failed: {e}"),
+        Err(e) => panic!("acknowledge({what}) failed: {e}"),
     }
 }
 
@@ -1241,7 +1244,7 @@ fn regression_qos1_acknowledgement_while_disconnected() {
     w.run_for(Duration::from_millis(10));
     w.publish(message("a", QoS::AtLeastOnce)).unwrap();
     w.run_for(Duration::from_millis(10));
-    let [(_, Some(token))] = delivered(&mut w)[..] else {
+    let Ok([(_, Some(token))]) = <[_; 1]>::try_from(delivered(&mut w)) else {
         panic!("expected one message with a token")
     };
     w.server_disconnect(ReasonCode::ServerBusy);
@@ -1263,12 +1266,12 @@ fn regression_stale_qos1_token_acknowledges_the_redelivery() {
     w.run_for(Duration::from_millis(10));
     w.publish(message("a", QoS::AtLeastOnce)).unwrap();
     w.run_for(Duration::from_millis(10));
-    let [(_, Some(old))] = delivered(&mut w)[..] else {
+    let Ok([(_, Some(old))]) = <[_; 1]>::try_from(delivered(&mut w)) else {
         panic!("expected one message with a token")
     };
     w.server_disconnect(ReasonCode::ServerBusy);
     w.run_for(Duration::from_secs(1));
-    let [(_, Some(new))] = delivered(&mut w)[..] else {
+    let Ok([(_, Some(new))]) = <[_; 1]>::try_from(delivered(&mut w)) else {
         panic!("expected the re-delivery")
     };
     assert_eq!(w.acknowledge(old, ReasonCode::Success), Ok(()));
@@ -1292,7 +1295,7 @@ fn regression_stale_qos2_token_acknowledges_another_message() {
     w.run_for(Duration::from_millis(10));
     w.publish(message("a", QoS::ExactlyOnce)).unwrap();
     w.run_for(Duration::from_millis(10));
-    let [(_, Some(old))] = delivered(&mut w)[..] else {
+    let Ok([(_, Some(old))]) = <[_; 1]>::try_from(delivered(&mut w)) else {
         panic!("expected one message with a token")
     };
     w.lose_session();
@@ -1300,7 +1303,7 @@ fn regression_stale_qos2_token_acknowledges_another_message() {
     assert!(w.session.is_connected());
     w.publish(message("b", QoS::ExactlyOnce)).unwrap();
     w.run_for(Duration::from_millis(10));
-    let [(ref b, Some(new))] = delivered(&mut w)[..] else {
+    let Ok([(b, Some(new))]) = <[_; 1]>::try_from(delivered(&mut w)) else {
         panic!("expected one message with a token")
     };
     assert_eq!(b, "b");
@@ -1331,7 +1334,7 @@ fn regression_refused_qos2_while_offline_reconnects_forever() {
     w.run_for(Duration::from_millis(10));
     w.publish(message("a", QoS::ExactlyOnce)).unwrap();
     w.run_for(Duration::from_millis(10));
-    let [(_, Some(token))] = delivered(&mut w)[..] else {
+    let Ok([(_, Some(token))]) = <[_; 1]>::try_from(delivered(&mut w)) else {
         panic!("expected one message with a token")
     };
     // "b" waits in the broker: the client's Receive Maximum is used by "a".
@@ -1368,7 +1371,7 @@ fn regression_stale_qos2_state_makes_strict_receive_maximum_reconnect_forever() 
     w.run_for(Duration::from_millis(10));
     w.publish(message("a", QoS::ExactlyOnce)).unwrap();
     w.run_for(Duration::from_millis(10));
-    let [(_, Some(token))] = delivered(&mut w)[..] else {
+    let Ok([(_, Some(token))]) = <[_; 1]>::try_from(delivered(&mut w)) else {
         panic!("expected one message with a token")
     };
     // The next bytes to the client (the PUBREL answering our PUBREC) are lost.

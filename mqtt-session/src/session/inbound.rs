@@ -5,7 +5,8 @@ use alloc::collections::{BTreeSet, VecDeque};
 use mqtt_proto::{PacketId, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode};
 
 use super::Session;
-use crate::error::{ProtocolViolation, UsageError};
+use crate::admission::check_acknowledgement;
+use crate::error::{AcknowledgeError, ProtocolViolation, UsageError};
 use crate::event::{AckToken, Event, IncomingMessage};
 use crate::time::Instant;
 
@@ -178,31 +179,25 @@ impl Session {
     /// sending: [`Session::acknowledgements_held_back`] counts them, and
     /// [`Options::acknowledgement_timeout`](crate::Options::acknowledgement_timeout) bounds
     /// how long one message may hold them.
+    ///
+    /// The token is used up, except when the reason code is refused: then it comes back in
+    /// the [`AcknowledgeError`], to acknowledge again with a valid one.
     pub fn acknowledge(
         &mut self,
         now: Instant,
         token: AckToken,
         reason_code: ReasonCode,
-    ) -> Result<(), UsageError> {
+    ) -> Result<(), AcknowledgeError> {
         let now = self.clock(now);
+        let used_up = |error| AcknowledgeError { error, token: None };
         if self.is_closed() {
-            return Err(UsageError::Closed);
+            return Err(used_up(UsageError::Closed));
         }
-        if reason_code != ReasonCode::Success && !self.version().is_v5() {
-            return Err(UsageError::RequiresV5("an acknowledgement reason code"));
-        }
-        let packet = if token.qos == QoS::ExactlyOnce {
-            mqtt_proto::PacketType::PubRec
-        } else {
-            mqtt_proto::PacketType::PubAck
-        };
-        if !reason_code.client_may_send_in(packet) {
-            return Err(UsageError::InvalidPacket(
-                mqtt_proto::EncodeError::InvalidReasonCode {
-                    packet_type: packet,
-                    code: reason_code,
-                },
-            ));
+        if let Err(error) = check_acknowledgement(self.version(), token.qos, reason_code) {
+            return Err(AcknowledgeError {
+                error,
+                token: Some(token),
+            });
         }
         let owed = self.inbound.owed.iter().any(|a| {
             a.packet_id == token.packet_id
@@ -216,7 +211,7 @@ impl Session {
                 // a QoS 2 one was forgotten with a lost session.
                 return Ok(());
             }
-            return Err(UsageError::UnknownAcknowledgement);
+            return Err(used_up(UsageError::UnknownAcknowledgement));
         }
         self.settle(now, token.packet_id, token.connection, reason_code);
         Ok(())

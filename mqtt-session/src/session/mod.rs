@@ -198,6 +198,13 @@ impl Session {
         self.tx.poll()
     }
 
+    /// Bytes of output waiting for [`Session::poll_transmit`] (or
+    /// [`Session::write_transmit`]); publishes are refused once it exceeds
+    /// [`QueueLimits::max_unsent_bytes`](crate::QueueLimits::max_unsent_bytes).
+    pub fn unsent_bytes(&self) -> usize {
+        self.tx.len()
+    }
+
     /// Writes every pending byte through `write`, in order, instead of taking `Bytes`
     /// chunks from [`Session::poll_transmit`]: the bytes are borrowed, so no reference
     /// count is touched and the session's buffer is reused. Stops at the first error

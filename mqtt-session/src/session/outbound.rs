@@ -178,6 +178,10 @@ impl Session {
         if self.state == State::Closed {
             return Err(UsageError::Closed);
         }
+        let unsent = self.tx.len();
+        if unsent > self.options.queue.max_unsent_bytes {
+            return Err(UsageError::TransmitBacklog { unsent });
+        }
         admission::check_reserved(&message)?;
         message.dup = false;
         message.packet_id = None;

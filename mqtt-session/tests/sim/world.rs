@@ -140,7 +140,7 @@ impl World {
         self.log(|| format!("app acknowledge {token:?} {code:?}"));
         let r = self.session.acknowledge(self.now, token, code);
         self.drain_session(false);
-        r
+        r.map_err(|e| e.error)
     }
 
     pub fn disconnect(&mut self) -> Result<(), UsageError> {
