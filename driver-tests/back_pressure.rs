@@ -1,13 +1,18 @@
 //! Back-pressure: when the application stops taking events, the client stops reading
 //! the socket once its bounded event buffer is full, and the broker holds the messages.
 //! 100 000 QoS 1 messages arrive while nobody reads: the client's memory stays flat;
-//! then every one of them is received, in order.
+//! then every one of them is received, in order. And the other way: a publisher faster
+//! than the network waits in `publish` once a bounded amount of output is unsent, instead
+//! of the client buffering everything it is given.
 
 use std::time::{Duration, Instant};
 
-use mqtt_proto::{ProtocolVersion, QoS};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mqtt_proto::{ConnAck, Packet, ProtocolVersion, QoS, ReasonCode};
 use mqtt_session::Event;
-use testkit::Mosquitto;
+use testkit::{FakeBroker, Mosquitto};
 
 use crate::driver::{Client, ClientOptions, Completion, Events};
 
@@ -124,4 +129,60 @@ fn memory_stays_flat_while_100_000_messages_arrive_unread() {
     );
     publisher.disconnect().unwrap();
     subscriber.disconnect().unwrap();
+}
+
+#[test]
+fn a_publisher_faster_than_the_network_waits_instead_of_buffering() {
+    const FLOOD: usize = 100_000;
+    let broker = FakeBroker::start(ProtocolVersion::V5).unwrap();
+    let (client, _events) = Client::start(
+        ClientOptions::new(&broker.url(), "flood")
+            .unwrap()
+            .protocol(ProtocolVersion::V5)
+            .no_reconnect(),
+    )
+    .unwrap();
+    let mut conn = broker.accept(WAIT).unwrap();
+    conn.expect_connect(WAIT).unwrap();
+    conn.send(ConnAck::new(ReasonCode::Success)).unwrap();
+    let published = Arc::new(AtomicUsize::new(0));
+    let publisher = std::thread::spawn({
+        let (client, published) = (client.clone(), published.clone());
+        move || {
+            let payload = bytes::Bytes::from(vec![b'x'; 1024]);
+            for _ in 0..FLOOD {
+                drop(
+                    client
+                        .publish("flood", QoS::AtMostOnce, false, payload.clone())
+                        .unwrap(),
+                );
+                published.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    // The broker reads nothing: the kernel's buffers, the client's bounded output and its
+    // command queue fill, then `publish` waits.
+    std::thread::sleep(Duration::from_secs(2));
+    let before = published.load(Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(500));
+    let stalled = published.load(Ordering::Relaxed);
+    assert!(
+        stalled < FLOOD / 2 && stalled == before,
+        "{stalled} of {FLOOD} publishes (100 MB) were taken while the broker read nothing: the output is not bounded"
+    );
+    // Once the broker reads, everything arrives, in order, and the publisher finishes.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut received = 0;
+    while received < FLOOD {
+        match conn.expect_packet(deadline.saturating_duration_since(Instant::now())) {
+            Ok(Packet::Publish(p)) => {
+                assert_eq!(p.payload.len(), 1024);
+                received += 1;
+            }
+            Ok(Packet::PingReq) => conn.send(Packet::PingResp).unwrap(),
+            other => panic!("after {received} publishes: {other:?}"),
+        }
+    }
+    publisher.join().unwrap();
+    assert_eq!(published.load(Ordering::Relaxed), FLOOD);
 }

@@ -1,29 +1,24 @@
-//! Each operation's completion is delivered once, against a real mosquitto: to its
-//! `Pending` when one waits for it, on the event stream when its handle was dropped, and
-//! a client whose application dropped the event stream never stalls for want of a reader.
+//! Each operation's completion is delivered once: to its `Pending` when one waits for
+//! it; when its handle was dropped, on the event stream (a failure always, a success with
+//! `completion_events(true)`); and a client whose application dropped the event stream
+//! never stalls for want of a reader. Against mosquitto, and the fake broker for refusals.
 
 use std::time::{Duration, Instant};
 
-use crate::driver::{Client, ClientOptions, Completion, Events};
-use mqtt_proto::{ProtocolVersion, QoS, ReasonCode};
-use mqtt_session::Event;
-use testkit::Mosquitto;
+#[path = "common.rs"]
+mod common;
 
-const WAIT: Duration = Duration::from_secs(5);
+use crate::driver::{Client, ClientOptions, Completion, Events};
+use common::{WAIT, connect};
+use mqtt_proto::{Packet, ProtocolVersion, PubAck, QoS, ReasonCode};
+use mqtt_session::{Event, OperationError};
+use testkit::{FakeBroker, Mosquitto};
+
 /// How long "nothing more arrives" is watched for.
 const QUIET: Duration = Duration::from_millis(300);
 
 fn broker() -> Mosquitto {
     Mosquitto::start().unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn connect(options: ClientOptions) -> (Client, Events) {
-    let (client, events) = Client::connect(options).unwrap_or_else(|e| panic!("connect: {e}"));
-    match events.recv_timeout(WAIT) {
-        Ok(Event::Connected(_)) => {}
-        other => panic!("the first event is not Connected: {other:?}"),
-    }
-    (client, events)
 }
 
 fn options(broker: &Mosquitto, client_id: &str) -> ClientOptions {
@@ -69,7 +64,10 @@ fn an_awaited_completion_is_not_repeated_on_the_event_stream() {
             .publish("once/a", qos, false, "x")
             .unwrap()
             .wait_timeout(WAIT);
-        assert!(matches!(published, Ok(Completion::Published(_))), "{published:?}");
+        assert!(
+            matches!(published, Ok(Completion::Published(_))),
+            "{published:?}"
+        );
     }
     let unsubscribed = client.unsubscribe("once/#").unwrap().wait_timeout(WAIT);
     assert!(matches!(unsubscribed, Ok(Completion::Unsubscribed(_))));
@@ -86,9 +84,47 @@ fn an_awaited_completion_is_not_repeated_on_the_event_stream() {
 }
 
 #[test]
-fn a_dropped_handle_reports_its_completion_on_the_event_stream() {
+fn a_dropped_handle_reports_its_failure_but_not_its_success_on_the_event_stream() {
+    let broker = FakeBroker::start(ProtocolVersion::V5).unwrap();
+    let (client, events) = Client::start(
+        ClientOptions::new(&broker.url(), "dropped-fail")
+            .unwrap()
+            .protocol(ProtocolVersion::V5),
+    )
+    .unwrap();
+    let mut conn = broker.accept(WAIT).unwrap();
+    conn.expect_connect(WAIT).unwrap();
+    conn.send(mqtt_proto::ConnAck::new(ReasonCode::Success))
+        .unwrap();
+    for (topic, answer) in [
+        ("refused", ReasonCode::ImplementationSpecificError),
+        ("accepted", ReasonCode::Success),
+    ] {
+        drop(client.publish(topic, QoS::AtLeastOnce, false, "x").unwrap());
+        let Ok(Packet::Publish(p)) = conn.expect_packet(WAIT) else {
+            panic!("no PUBLISH for {topic}")
+        };
+        conn.send(PubAck::with_reason(p.packet_id.unwrap(), answer))
+            .unwrap();
+    }
+    let seen = drain(&events);
+    let completions: Vec<_> = seen.iter().filter(|e| is_completion(e)).collect();
+    assert!(
+        matches!(
+            completions[..],
+            [Event::OperationFailed {
+                error: OperationError::Refused(ReasonCode::ImplementationSpecificError),
+                ..
+            }]
+        ),
+        "only the failure, once: {seen:?}"
+    );
+}
+
+#[test]
+fn with_completion_events_a_dropped_handle_reports_its_success_on_the_event_stream() {
     let broker = broker();
-    let (client, events) = connect(options(&broker, "dropped"));
+    let (client, events) = connect(options(&broker, "dropped").completion_events(true));
     drop(client.subscribe("gone/#", QoS::AtLeastOnce).unwrap());
     drop(
         client

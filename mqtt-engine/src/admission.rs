@@ -11,10 +11,10 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use mqtt_proto::{
-    PacketId, ProtocolVersion, Publish, Subscribe, SubscribeProperties, Subscription, TopicFilter,
-    Unsubscribe, UnsubscribeProperties,
+    PacketId, ProtocolVersion, Publish, ReasonCode, Subscribe, SubscribeProperties, Subscription,
+    TopicFilter, Unsubscribe, UnsubscribeProperties,
 };
-use mqtt_session::{ServerLimits, Session, admission};
+use mqtt_session::{AckToken, AcknowledgeError, ServerLimits, Session, UsageError, admission};
 
 use crate::command::Command;
 use crate::completion::Reply;
@@ -123,5 +123,30 @@ impl Admission {
             properties: packet.properties.into_inner(),
             done,
         })
+    }
+
+    /// The session's checks for a manual acknowledgement (its reason code under the
+    /// version); on success, what makes its [`Command`]. A refusal hands the token back.
+    pub fn acknowledge(
+        &self,
+        token: AckToken,
+        reason_code: ReasonCode,
+    ) -> Result<impl FnOnce(Reply) -> Command + use<>, AcknowledgeError> {
+        let checked = match self.open() {
+            Err(_) => Err(UsageError::Closed),
+            Ok(view) => admission::check_acknowledgement(view.version, token.qos(), reason_code),
+        };
+        match checked {
+            Ok(()) => Ok(move |done| Command::Acknowledge {
+                token,
+                reason_code,
+                done,
+            }),
+            Err(error @ UsageError::Closed) => Err(AcknowledgeError { error, token: None }),
+            Err(error) => Err(AcknowledgeError {
+                error,
+                token: Some(token),
+            }),
+        }
     }
 }

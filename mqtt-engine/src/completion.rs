@@ -220,7 +220,11 @@ impl Drop for Reply {
 /// Wait for it on a thread ([`Pending::wait`], [`Pending::wait_timeout`]) or `.await` it
 /// (it is a `Future`; awaiting it in async code never blocks the executor). Dropping it
 /// does not cancel the operation: the message is still published, the subscription still
-/// made; only its outcome is no longer reported (a failure is logged at `warn`).
+/// made. Each outcome is delivered once: to this handle, or, if the handle was dropped
+/// before the broker answered, on the client's event stream: a failure always, as the
+/// session's `Event::OperationFailed` (and logged at `warn`), a success only with
+/// [`ClientOptions::completion_events`](crate::ClientOptions::completion_events)
+/// (`Event::PublishCompleted`, `SubscribeCompleted`, `UnsubscribeCompleted`).
 #[must_use = "the operation goes on without it; keep it to learn how it ended"]
 pub struct Pending {
     slot: Arc<Slot>,

@@ -27,6 +27,14 @@ use crate::url::BrokerUrl;
 pub const MAX_READ: usize = 64 * 1024;
 /// The least read from the socket at a time.
 const MIN_READ: usize = 1024;
+/// Bytes waiting for the socket above which the driver takes no more commands
+/// ([`Engine::wants_commands`]): a publisher faster than the network then waits in
+/// `publish` (the command queue fills) instead of the output growing without bound.
+pub const MAX_UNSENT: usize = 1024 * 1024;
+/// The session's output is moved to the outgoing chunks between commands once it is this
+/// large, so that a batch of commands never meets the session's own bound
+/// (`QueueLimits::max_unsent_bytes`) for want of draining.
+const COLLECT_AT: usize = 64 * 1024;
 
 /// An instruction for the driver, from [`Engine::poll_output`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +88,8 @@ pub struct Engine {
     on_close: Vec<Reply>,
     events: Arc<EventQueue>,
     handout: Vec<Event>,
+    /// [`ClientOptions::completion_events`].
+    completion_events: bool,
     admission: Arc<Admission>,
     /// What `admission` was last told: (connected, closed).
     admitted: (bool, bool),
@@ -124,6 +134,7 @@ impl Engine {
             session: Session::new(options.session),
             tls: options.tls,
             ws_headers: options.ws_headers,
+            completion_events: options.completion_events,
             first_url,
             current_url: None,
             opening: None,
@@ -183,6 +194,9 @@ impl Engine {
     pub fn handle_command(&mut self, now: Instant, command: Command) {
         self.set_now(now);
         let now = self.now;
+        if self.session.unsent_bytes() >= COLLECT_AT {
+            self.collect_transmit();
+        }
         match command {
             Command::Publish { message, done } => {
                 let qos = message.qos;
@@ -219,8 +233,10 @@ impl Engine {
                 reason_code,
                 done,
             } => {
+                // The handle checked the reason code (and kept the token on a refusal);
+                // what can still fail here uses the token up.
                 let r = self.session.acknowledge(now, token, reason_code);
-                Engine::finish_now(r, &done);
+                Engine::finish_now(r.map_err(|e| e.error), &done);
             }
             Command::Authenticate { data, done } => {
                 let r = self.session.authenticate(now, data);
@@ -435,7 +451,13 @@ impl Engine {
     }
 
     /// When [`Engine::handle_timeout`] is due next.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    ///
+    /// The session's output is taken into the outgoing chunks first: output waiting in
+    /// the session makes its deadline "now" (so that a driver never sleeps on it), but
+    /// output in the engine's chunks waits for the socket to be writable, which the
+    /// driver watches for.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.collect_transmit();
         self.session.poll_timeout()
     }
 
@@ -443,6 +465,15 @@ impl Engine {
     /// application has room for more events (back-pressure).
     pub fn wants_read(&self) -> bool {
         self.link.as_ref().is_some_and(|l| !l.closing) && self.events.has_room()
+    }
+
+    /// Whether the driver should hand the engine more commands: not while more than
+    /// [`MAX_UNSENT`] bytes wait for a connection that is up (write them first). While
+    /// no connection is up, commands are always taken (the session queues them, within
+    /// its queue limits).
+    pub fn wants_commands(&self) -> bool {
+        self.link.as_ref().is_none_or(|l| l.closing)
+            || self.out.len() + self.session.unsent_bytes() < MAX_UNSENT
     }
 
     /// Whether bytes wait to be written.
@@ -619,20 +650,18 @@ impl Engine {
         }
     }
 
-    /// Completions go to their waiters; everything else to the application.
+    /// Completions go to their waiters; everything else to the application. Each
+    /// completion is delivered once: to its [`Pending`](crate::Pending), or, when nobody
+    /// waits for it any more (the handle was dropped), on the event stream as the
+    /// session's event: a failure always, a success with
+    /// [`ClientOptions::completion_events`].
     fn route(&mut self, event: Event) {
-        let (id, result) = match event {
-            Event::PublishCompleted { id, reason_code } => {
-                (id, Ok(Completion::Published(reason_code)))
-            }
-            Event::SubscribeCompleted { id, reason_codes } => {
-                (id, Ok(Completion::Subscribed(reason_codes)))
-            }
-            Event::UnsubscribeCompleted { id, reason_codes } => {
-                (id, Ok(Completion::Unsubscribed(reason_codes)))
-            }
-            Event::OperationFailed { id, error } => (id, Err(Error::Operation(error))),
-            event => {
+        let id = match &event {
+            Event::PublishCompleted { id, .. }
+            | Event::SubscribeCompleted { id, .. }
+            | Event::UnsubscribeCompleted { id, .. }
+            | Event::OperationFailed { id, .. } => *id,
+            _ => {
                 if matches!(event, Event::Connected(_)) {
                     self.new_limits = true;
                 }
@@ -641,13 +670,15 @@ impl Engine {
                 return;
             }
         };
-        if let Some(slot) = self.waiters.remove(&id) {
-            if slot.is_abandoned() {
-                if let Err(e) = &result {
-                    log::warn!("operation {} failed: {e}", id.0);
+        match self.waiters.remove(&id) {
+            Some(slot) if !slot.is_abandoned() => slot.complete(completion(event)),
+            _ => {
+                if let Event::OperationFailed { error, .. } = &event {
+                    log::warn!("operation {} failed: {error}", id.0);
+                } else if !self.completion_events {
+                    return;
                 }
-            } else {
-                slot.complete(result);
+                self.handout.push(event);
             }
         }
     }
@@ -763,5 +794,19 @@ impl Clock {
     /// The std instant of a session instant (for timers).
     pub fn to_std(&self, t: Instant) -> std::time::Instant {
         self.origin + t.duration_since_origin()
+    }
+}
+
+/// The outcome a completion event reports to its waiter.
+fn completion(event: Event) -> Result<Completion, Error> {
+    match event {
+        Event::PublishCompleted { reason_code, .. } => Ok(Completion::Published(reason_code)),
+        Event::SubscribeCompleted { reason_codes, .. } => Ok(Completion::Subscribed(reason_codes)),
+        Event::UnsubscribeCompleted { reason_codes, .. } => {
+            Ok(Completion::Unsubscribed(reason_codes))
+        }
+        Event::OperationFailed { error, .. } => Err(Error::Operation(error)),
+        // `route` passes completion events only.
+        _ => Ok(Completion::Sent),
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 
 use mqtt_proto::ReasonCode;
-use mqtt_session::{DisconnectReason, OperationError, UsageError};
+use mqtt_session::{AcknowledgeError, DisconnectReason, OperationError, UsageError};
 
 /// What went wrong.
 #[derive(Debug)]
@@ -78,6 +78,22 @@ impl std::error::Error for Error {
             Error::Io(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+/// What a driver's `acknowledge` reports when the command failed after the handle's
+/// checks (the client closed): the token was used up.
+pub fn acknowledgement_failed(e: Error) -> AcknowledgeError {
+    let error = match e {
+        Error::Usage(u) => u,
+        _ => UsageError::Closed,
+    };
+    AcknowledgeError { error, token: None }
+}
+
+impl From<AcknowledgeError> for Error {
+    fn from(e: AcknowledgeError) -> Error {
+        Error::Usage(e.error)
     }
 }
 

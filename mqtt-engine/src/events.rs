@@ -22,6 +22,8 @@ struct Inner {
     consumer: Option<Waker>,
     /// The driver waiting for room.
     producer: Option<Waker>,
+    /// The application dropped its event iterator or stream: events are discarded.
+    abandoned: bool,
 }
 
 /// Events waiting for the application; shared by the engine and the driver's event
@@ -54,6 +56,7 @@ impl EventQueue {
                 closed: false,
                 consumer: None,
                 producer: None,
+                abandoned: false,
             }),
             changed: Condvar::new(),
             waiters: AtomicUsize::new(0),
@@ -121,6 +124,14 @@ impl EventQueue {
         }
         let waker = {
             let mut inner = self.lock();
+            if inner.abandoned {
+                log::debug!(
+                    "{} events discarded: the event stream was dropped",
+                    events.len()
+                );
+                events.clear();
+                return;
+            }
             inner.queue.extend(events.drain(..));
             self.mirror(&inner);
             inner.consumer.take()
@@ -147,6 +158,25 @@ impl EventQueue {
         self.mirror(&inner);
         drop(inner);
         self.notify();
+    }
+
+    /// The application dropped its event iterator or stream: the events waiting are
+    /// dropped, later ones are discarded as they come, and the queue never again stops the
+    /// reading of the socket (a client whose application only publishes does not stall).
+    pub fn abandon(&self) {
+        let (queue, producer) = {
+            let mut inner = self.lock();
+            inner.abandoned = true;
+            let queue = core::mem::take(&mut inner.queue);
+            self.mirror(&inner);
+            (queue, inner.producer.take())
+        };
+        // Dropped outside the lock: an event's drop runs no code of ours, but stays cheap.
+        drop(queue);
+        self.notify();
+        if let Some(w) = producer {
+            w.wake();
+        }
     }
 
     /// Ends the stream once the queued events are taken.
@@ -269,7 +299,7 @@ impl EventQueue {
     /// waker is woken when the application takes an event.
     pub fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut inner = self.lock();
-        if inner.queue.len() < self.capacity || inner.closed {
+        if inner.queue.len() < self.capacity || inner.closed || inner.abandoned {
             return Poll::Ready(());
         }
         inner.producer = Some(cx.waker().clone());
@@ -285,7 +315,7 @@ impl EventQueue {
             if inner.closed {
                 return false;
             }
-            if inner.queue.len() < self.capacity {
+            if inner.queue.len() < self.capacity || inner.abandoned {
                 return true;
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -345,6 +375,20 @@ mod tests {
             q.take_blocking(&mut taken, None),
             Err(Error::Closed)
         ));
+    }
+
+    #[test]
+    fn an_abandoned_queue_discards_and_never_blocks_the_reading() {
+        let q = EventQueue::new(1);
+        q.push_all(&mut vec![event(), event()]);
+        assert!(!q.has_room());
+        q.abandon();
+        assert!(q.has_room() && q.is_empty());
+        let mut more = vec![event(), event(), event()];
+        q.push_all(&mut more);
+        assert!(more.is_empty(), "the events were taken (and dropped)");
+        assert!(q.has_room() && q.is_empty());
+        assert!(q.wait_room(Duration::from_millis(1)));
     }
 
     #[test]

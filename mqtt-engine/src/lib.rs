@@ -10,8 +10,12 @@
 //!   sans-I/O ([`TlsOptions`], `ws://` / `wss://` URLs),
 //! * the broker URL and every client option ([`ClientOptions`], [`BrokerUrl`]),
 //! * the hand-off of each operation's outcome to its waiter ([`Reply`] -> [`Pending`], one
-//!   [`Slot`] per operation, readable by a thread or a future),
-//! * the event hand-out, bounded for back-pressure ([`EventQueue`]),
+//!   [`Slot`] per operation, readable by a thread or a future), once: an outcome goes to
+//!   its waiter, or, when the handle was dropped before it, on the event stream as the
+//!   session's completion event (failures always, successes with
+//!   [`ClientOptions::completion_events`]), never both,
+//! * the event hand-out, bounded for back-pressure ([`EventQueue`]); once the application
+//!   drops its event iterator or stream, events are discarded and never hold up reading,
 //! * the command queue from the client handles ([`Mailbox`], [`Command`]),
 //! * batched output: everything pending after a round of inputs leaves as one vectored
 //!   write; on plain TCP large payloads are the application's own `Bytes`, uncopied.
@@ -91,8 +95,8 @@ mod websocket;
 pub use admission::Admission;
 pub use command::{Command, Mailbox};
 pub use completion::{Completion, Pending, Reply, Slot, poll_first};
-pub use engine::{Clock, Engine, FirstConnection, MAX_READ, Output};
-pub use error::Error;
+pub use engine::{Clock, Engine, FirstConnection, MAX_READ, MAX_UNSENT, Output};
+pub use error::{Error, acknowledgement_failed};
 pub use events::EventQueue;
 pub use options::{ClientOptions, DEFAULT_EVENT_BUFFER, DriverOptions};
 pub use outgoing::MAX_SLICES;

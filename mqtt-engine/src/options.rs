@@ -68,6 +68,7 @@ pub struct ClientOptions {
     pub(crate) connector: Option<CustomConnector>,
     pub(crate) connect_timeout: Duration,
     pub(crate) event_buffer: usize,
+    pub(crate) completion_events: bool,
 }
 
 /// What a driver keeps of the options to open connections (the rest goes to the
@@ -90,6 +91,7 @@ impl std::fmt::Debug for ClientOptions {
             .field("connector", &self.connector)
             .field("connect_timeout", &self.connect_timeout)
             .field("event_buffer", &self.event_buffer)
+            .field("completion_events", &self.completion_events)
             .finish()
     }
 }
@@ -111,6 +113,7 @@ impl ClientOptions {
             connector: None,
             connect_timeout: Duration::from_secs(10),
             event_buffer: DEFAULT_EVENT_BUFFER,
+            completion_events: false,
         })
     }
 
@@ -128,6 +131,7 @@ impl ClientOptions {
             connector,
             connect_timeout,
             event_buffer,
+            completion_events,
         } = self;
         (
             ClientOptions {
@@ -137,6 +141,7 @@ impl ClientOptions {
                 connector: None,
                 connect_timeout,
                 event_buffer,
+                completion_events,
             },
             DriverOptions {
                 connector,
@@ -269,6 +274,21 @@ impl ClientOptions {
     /// wait beyond it.
     pub fn event_buffer(mut self, events: usize) -> ClientOptions {
         self.event_buffer = events.max(1);
+        self
+    }
+
+    /// Whether an operation whose handle ([`Pending`](crate::Pending)) was dropped before
+    /// it ended reports its success on the event stream (default: no, only its failure).
+    ///
+    /// Each outcome is delivered once: to its handle while one is kept, else on the event
+    /// stream as the session's `Event::PublishCompleted`, `SubscribeCompleted`,
+    /// `UnsubscribeCompleted` (with this option) or `OperationFailed` (always). Successes
+    /// stay off the stream by default because a publisher that drops its handles and does
+    /// not read the stream would otherwise fill [`event_buffer`](Self::event_buffer) with
+    /// them, and the full buffer stops the reading of the socket. Turn it on to count the
+    /// acknowledgements of fire-and-forget publishes on the event stream.
+    pub fn completion_events(mut self, all: bool) -> ClientOptions {
+        self.completion_events = all;
         self
     }
 

@@ -14,6 +14,6 @@ pub use mqtt_proto::{
     UnsubscribeProperties, UserProperty, Will, WillProperties,
 };
 pub use mqtt_session::{
-    AckToken, Connected, DisconnectOptions, DisconnectReason, Event, IncomingMessage,
-    OperationError, ReconnectPolicy, ServerLimits, UsageError,
+    AckToken, AcknowledgeError, Connected, DisconnectOptions, DisconnectReason, Event,
+    IncomingMessage, OperationError, ReconnectPolicy, ServerLimits, UsageError,
 };

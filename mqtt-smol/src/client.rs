@@ -10,12 +10,12 @@ use bytes::Bytes;
 use futures_lite::{FutureExt, Stream, future};
 use mqtt_engine::{
     Admission, ClientOptions, Clock, Command, Engine, Error, EventQueue, FirstConnection, Mailbox,
-    Pending, Reply, request,
+    Pending, Reply, acknowledgement_failed, request,
 };
 use mqtt_proto::{
     Publish, QoS, ReasonCode, SubscribeProperties, Subscription, TopicFilter, UnsubscribeProperties,
 };
-use mqtt_session::{AckToken, DisconnectOptions, Event};
+use mqtt_session::{AckToken, AcknowledgeError, DisconnectOptions, Event};
 
 use crate::driver::{Dialer, Driver};
 
@@ -63,7 +63,12 @@ impl Drop for Guard {
 }
 
 /// The stream of events: incoming messages and connection changes (each operation's
-/// outcome goes to its [`Pending`]). It ends when the client is closed.
+/// outcome goes to its [`Pending`], once: only an operation whose handle was dropped
+/// before it ended reports here, its failure as `Event::OperationFailed`, its success
+/// with [`ClientOptions::completion_events`]).
+///
+/// Dropping it tells the client that the application wants no events: they are discarded
+/// from then on. It ends when the client is closed.
 ///
 /// Taking events is what lets the client read more: once
 /// [`ClientOptions::event_buffer`] events wait, the driver stops reading the socket and
@@ -78,6 +83,14 @@ impl std::fmt::Debug for Events {
         f.debug_struct("Events")
             .field("queue", &self.queue)
             .finish()
+    }
+}
+
+/// Dropping the stream says the application wants no events: the client discards them
+/// from then on (and never stops reading the socket for want of a reader).
+impl Drop for Events {
+    fn drop(&mut self) {
+        self.queue.abandon();
     }
 }
 
@@ -237,14 +250,22 @@ impl Client {
             .await
     }
 
-    /// Acknowledges a message received with manual acknowledgements.
-    pub async fn acknowledge(&self, token: AckToken, reason_code: ReasonCode) -> Result<(), Error> {
-        self.call(|done| Command::Acknowledge {
-            token,
-            reason_code,
-            done,
-        })
-        .await
+    /// Acknowledges a message received with manual acknowledgements
+    /// ([`ClientOptions::manual_acks`]), with its token. Under 5.0 a reason code of 0x80
+    /// or more refuses the message; 3.1.1 can only accept ([`ReasonCode::Success`]).
+    ///
+    /// Acknowledgements go out in the order the messages arrived (the specification
+    /// requires it), so a message whose token is never used holds back the
+    /// acknowledgement of every later one, and the broker stops sending once its quota
+    /// is used up; the session option `acknowledgement_timeout` bounds the wait. A
+    /// refused reason code hands the token back in the error, to acknowledge again.
+    pub async fn acknowledge(
+        &self,
+        token: AckToken,
+        reason_code: ReasonCode,
+    ) -> Result<(), AcknowledgeError> {
+        let make = self.admission.acknowledge(token, reason_code)?;
+        self.call(make).await.map_err(acknowledgement_failed)
     }
 
     /// Answers the server's AUTH challenge ([`Event::AuthChallenge`], 5.0).

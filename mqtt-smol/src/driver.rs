@@ -157,15 +157,22 @@ impl Inner {
         self.engine.finish();
     }
 
+    /// Hands commands to the engine while it wants them (see
+    /// [`Engine::wants_commands`]); those taken from the mailbox beyond that wait here, in
+    /// order, until the socket took the output.
     fn take_commands(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.mailbox.poll_take(cx, &mut self.commands) {
+        if self.commands.is_empty() && !self.mailbox.poll_take(cx, &mut self.commands) {
             return false;
         }
         let now = self.clock.now();
-        while let Some(command) = self.commands.pop_front() {
+        let mut handled = false;
+        while self.engine.wants_commands()
+            && let Some(command) = self.commands.pop_front()
+        {
             self.engine.handle_command(now, command);
+            handled = true;
         }
-        true
+        handled
     }
 
     fn poll_dialing(&mut self, cx: &mut Context<'_>) -> bool {

@@ -10,12 +10,12 @@ use bytes::Bytes;
 use mqtt_engine::wait::block_until;
 use mqtt_engine::{
     Admission, Clock, Command, Completion, Engine, Error, EventQueue, FirstConnection, Mailbox,
-    Pending, Reply, poll_first, request,
+    Pending, Reply, acknowledgement_failed, poll_first, request,
 };
 use mqtt_proto::{
     Publish, QoS, ReasonCode, SubscribeProperties, Subscription, TopicFilter, UnsubscribeProperties,
 };
-use mqtt_session::{AckToken, DisconnectOptions, Event};
+use mqtt_session::{AckToken, AcknowledgeError, DisconnectOptions, Event};
 
 use crate::driver::{Dialer, Driver};
 use mqtt_engine::ClientOptions;
@@ -88,7 +88,12 @@ pub enum Next {
 }
 
 /// The stream of events: incoming messages and connection changes (each operation's
-/// outcome goes to its [`Pending`]).
+/// outcome goes to its [`Pending`], once: only an operation whose handle was dropped
+/// before it ended reports here, its failure as `Event::OperationFailed`, its success
+/// with [`ClientOptions::completion_events`]).
+///
+/// Dropping it tells the client that the application wants no events: they are discarded
+/// from then on.
 ///
 /// Iterate it on any thread; it ends when the client is closed.
 ///
@@ -100,6 +105,14 @@ pub struct Events {
     queue: Arc<EventQueue>,
     /// The batch taken from the queue, handed out first.
     taken: Mutex<VecDeque<Event>>,
+}
+
+/// Dropping the iterator says the application wants no events: the client discards
+/// them from then on (and never stops reading the socket for want of a reader).
+impl Drop for Events {
+    fn drop(&mut self) {
+        self.queue.abandon();
+    }
 }
 
 impl Iterator for Events {
@@ -340,13 +353,22 @@ impl Client {
         self.send(self.admission.unsubscribe(filters, properties)?)
     }
 
-    /// Acknowledges a message received with manual acknowledgements.
-    pub fn acknowledge(&self, token: AckToken, reason_code: ReasonCode) -> Result<(), Error> {
-        self.call(|done| Command::Acknowledge {
-            token,
-            reason_code,
-            done,
-        })
+    /// Acknowledges a message received with manual acknowledgements
+    /// ([`ClientOptions::manual_acks`]), with its token. Under 5.0 a reason code of 0x80
+    /// or more refuses the message; 3.1.1 can only accept ([`ReasonCode::Success`]).
+    ///
+    /// Acknowledgements go out in the order the messages arrived (the specification
+    /// requires it), so a message whose token is never used holds back the
+    /// acknowledgement of every later one, and the broker stops sending once its quota
+    /// is used up; the session option `acknowledgement_timeout` bounds the wait. A
+    /// refused reason code hands the token back in the error, to acknowledge again.
+    pub fn acknowledge(
+        &self,
+        token: AckToken,
+        reason_code: ReasonCode,
+    ) -> Result<(), AcknowledgeError> {
+        let make = self.admission.acknowledge(token, reason_code)?;
+        self.call(make).map_err(acknowledgement_failed)
     }
 
     /// Answers the server's AUTH challenge ([`Event::AuthChallenge`], 5.0).

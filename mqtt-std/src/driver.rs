@@ -169,16 +169,25 @@ impl Driver {
         }
     }
 
+    /// Hands commands to the engine while it wants them (see
+    /// [`Engine::wants_commands`]); those taken from the mailbox beyond that wait here, in
+    /// order, until the socket took the output.
     fn take_commands(&mut self) -> bool {
-        let mut cx = Context::from_waker(&self.waker);
-        if !self.mailbox.poll_take(&mut cx, &mut self.commands) {
-            return false;
+        if self.commands.is_empty() {
+            let mut cx = Context::from_waker(&self.waker);
+            if !self.mailbox.poll_take(&mut cx, &mut self.commands) {
+                return false;
+            }
         }
         let now = self.clock.now();
-        while let Some(command) = self.commands.pop_front() {
+        let mut handled = false;
+        while self.engine.wants_commands()
+            && let Some(command) = self.commands.pop_front()
+        {
             self.engine.handle_command(now, command);
+            handled = true;
         }
-        true
+        handled
     }
 
     /// Moves a connection attempt on.

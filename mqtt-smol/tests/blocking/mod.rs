@@ -12,8 +12,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_lite::future::block_on;
 use mqtt_smol::{
-    AckToken, ClientOptions, DisconnectOptions, Error, Event, Pending, Publish, QoS, ReasonCode,
-    SubscribeProperties, Subscription, TopicFilter, UnsubscribeProperties,
+    AckToken, AcknowledgeError, ClientOptions, DisconnectOptions, Error, Event, Pending, Publish,
+    QoS, ReasonCode, SubscribeProperties, Subscription, TopicFilter, UnsubscribeProperties,
 };
 
 /// mqtt-smol's client with mqtt-std's blocking calls.
@@ -89,7 +89,11 @@ impl Client {
         accepted(block_on(self.inner.unsubscribe_many(filters, properties)))
     }
 
-    pub fn acknowledge(&self, token: AckToken, reason_code: ReasonCode) -> Result<(), Error> {
+    pub fn acknowledge(
+        &self,
+        token: AckToken,
+        reason_code: ReasonCode,
+    ) -> Result<(), AcknowledgeError> {
         block_on(self.inner.acknowledge(token, reason_code))
     }
 

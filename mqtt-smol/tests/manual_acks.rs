@@ -1,0 +1,12 @@
+//! Manual acknowledgements: mqtt-smol (the body is shared with mqtt-std: driver-tests/).
+
+#[path = "blocking/mod.rs"]
+mod blocking;
+
+mod driver {
+    pub use crate::blocking::{Client, Events};
+    pub use mqtt_smol::*;
+}
+
+#[path = "../../driver-tests/manual_acks.rs"]
+mod suite;
