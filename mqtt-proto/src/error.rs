@@ -386,6 +386,11 @@ pub enum EncodeError {
         /// The version.
         version: ProtocolVersion,
     },
+    /// A CONNECT for a version this build does not speak (5.0 without the `v5` feature).
+    VersionNotEnabled {
+        /// The version asked for.
+        version: ProtocolVersion,
+    },
 }
 
 impl fmt::Display for EncodeError {
@@ -437,6 +442,10 @@ impl fmt::Display for EncodeError {
             EncodeError::NotInVersion { what, version } => {
                 write!(f, "{version} cannot express {what}; use MQTT 5.0 or leave it out")
             }
+            EncodeError::VersionNotEnabled { version } => write!(
+                f,
+                "this build does not speak {version}: enable the `v5` feature of mqtt-proto (or mqtt-session), or use MQTT 3.1.1"
+            ),
         }
     }
 }

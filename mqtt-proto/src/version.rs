@@ -33,7 +33,7 @@ impl ProtocolVersion {
         match level {
             3 => Some(ProtocolVersion::V3_1),
             4 => Some(ProtocolVersion::V3_1_1),
-            5 => Some(ProtocolVersion::V5),
+            5 if cfg!(feature = "v5") => Some(ProtocolVersion::V5),
             _ => None,
         }
     }
@@ -46,9 +46,15 @@ impl ProtocolVersion {
         }
     }
 
-    /// Whether this version has properties and reason codes (5.0).
+    /// Whether this version has properties and reason codes (5.0). Always `false`
+    /// without the `v5` feature, so that the 5.0 code is not linked.
     pub const fn is_v5(self) -> bool {
-        matches!(self, ProtocolVersion::V5)
+        cfg!(feature = "v5") && matches!(self, ProtocolVersion::V5)
+    }
+
+    /// Whether this build speaks the version: 5.0 needs the `v5` feature.
+    pub const fn is_enabled(self) -> bool {
+        cfg!(feature = "v5") || !matches!(self, ProtocolVersion::V5)
     }
 }
 

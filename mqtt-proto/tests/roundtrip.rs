@@ -169,6 +169,19 @@ fn decode_every_way(version: ProtocolVersion, data: &[u8]) -> Result<Vec<Packet>
             decoded.push(p);
         }
     }
+    // A client's entry: the same packets as `decode` with the server as sender, the same
+    // point of failure (the error may differ for a packet only a client sends: refused
+    // unread instead of read and refused).
+    let mut full = Decoder::new(version).with_sender(Role::Server);
+    let mut client = Decoder::new(version).with_sender(Role::Server);
+    let (mut a, mut b) = (BytesMut::from(data), BytesMut::from(data));
+    loop {
+        match (full.decode(&mut a), client.decode_from_server(&mut b)) {
+            (Ok(Some(x)), Ok(Some(y))) => prop_assert_eq!(x, y),
+            (Ok(None), Ok(None)) | (Err(_), Err(_)) => break,
+            (x, y) => prop_assert!(false, "decode {x:?} but decode_from_server {y:?}"),
+        }
+    }
     Ok(decoded)
 }
 

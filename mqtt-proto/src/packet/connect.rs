@@ -382,6 +382,9 @@ impl Body for Connect {
 
     fn check(&self, _: ProtocolVersion) -> Result<(), EncodeError> {
         let version = self.protocol_version;
+        if !version.is_enabled() {
+            return Err(EncodeError::VersionNotEnabled { version });
+        }
         if let Some(password) = &self.password {
             check_binary("password", password)?;
         }

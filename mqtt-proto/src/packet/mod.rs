@@ -329,9 +329,37 @@ impl Packet {
         start: usize,
         version: ProtocolVersion,
     ) -> Result<Packet, DecodeError> {
+        Packet::decode_at_for(header, bytes, start, version, true)
+    }
+
+    /// As [`Packet::decode_at`], refusing CONNECT, SUBSCRIBE and UNSUBSCRIBE (which only a
+    /// client sends) before reading them, so that a client's decoder does not link their
+    /// readers.
+    pub(crate) fn decode_from_server_at(
+        header: &FixedHeader,
+        bytes: Bytes,
+        start: usize,
+        version: ProtocolVersion,
+    ) -> Result<Packet, DecodeError> {
+        Packet::decode_at_for(header, bytes, start, version, false)
+    }
+
+    #[inline(always)]
+    fn decode_at_for(
+        header: &FixedHeader,
+        bytes: Bytes,
+        start: usize,
+        version: ProtocolVersion,
+        client_packets: bool,
+    ) -> Result<Packet, DecodeError> {
         let mut r = Reader::new_at(bytes, start, version.is_v5());
         let t = header.packet_type;
         let packet = match t {
+            PacketType::Connect | PacketType::Subscribe | PacketType::Unsubscribe
+                if !client_packets =>
+            {
+                return Err(DecodeError::WrongSender { what: t.name() });
+            }
             PacketType::Connect => Packet::from(Connect::read(&mut r)?),
             PacketType::ConnAck => Packet::from(ConnAck::read(&mut r, version)?),
             PacketType::Publish => Packet::Publish(Publish::read(&mut r, header.flags, version)?),
