@@ -31,26 +31,45 @@ impl Backoff {
 
     /// The delay before the next attempt: `min_delay * 2^failures`, at most `max_delay`,
     /// less a random share of up to `jitter_percent`.
+    ///
+    /// Computed in whole milliseconds in `u32` (delays up to 49 days), with 64-bit
+    /// multiplications only: no 64- or 128-bit division, which a 32-bit microcontroller
+    /// does in software (1.8 KB of code on a Cortex-M).
     pub(crate) fn next_delay(&mut self, policy: &ReconnectPolicy) -> Duration {
-        let factor = 1u32 << self.failures.min(20);
+        let shift = self.failures.min(20);
         self.failures = self.failures.saturating_add(1);
-        let base = policy
-            .min_delay
-            .saturating_mul(factor)
-            .min(policy.max_delay);
-        let jitter = u64::from(policy.jitter_percent.min(100));
+        let base = millis(policy.min_delay)
+            .saturating_mul(1 << shift)
+            .min(millis(policy.max_delay));
+        let jitter = u32::from(policy.jitter_percent.min(100));
         if jitter == 0 {
-            return base;
+            return from_millis(base);
         }
         // xorshift64*
         self.rng ^= self.rng >> 12;
         self.rng ^= self.rng << 25;
         self.rng ^= self.rng >> 27;
-        let random = self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) % 1001; // 0..=1000
-        let base_ns = base.as_nanos().min(u128::from(u64::MAX)) as u64;
-        let cut = (u128::from(base_ns) * u128::from(jitter) * u128::from(random) / 100_000) as u64;
-        Duration::from_nanos(base_ns - cut.min(base_ns))
+        let random = ((self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32) % 1001;
+        // base * jitter% * random/1000, as base * (jitter * random * 2^32 / 100 000) / 2^32;
+        // 42 949 < 2^32 / 100 000 keeps the factor below 2^32 and the cut below `base`.
+        let factor = u64::from(jitter * random * 42_949);
+        let cut = ((u64::from(base) * factor) >> 32) as u32;
+        from_millis(base - cut.min(base))
     }
+}
+
+/// `d` in whole milliseconds, at most `u32::MAX`.
+fn millis(d: Duration) -> u32 {
+    let ms = d
+        .as_secs()
+        .saturating_mul(1000)
+        .saturating_add(u64::from(d.subsec_millis()));
+    u32::try_from(ms).unwrap_or(u32::MAX)
+}
+
+/// `ms` milliseconds, with 32-bit arithmetic only.
+fn from_millis(ms: u32) -> Duration {
+    Duration::new(u64::from(ms / 1000), (ms % 1000) * 1_000_000)
 }
 
 #[cfg(test)]

@@ -129,6 +129,36 @@
 //!
 //! * `std` (default): std conveniences of the dependencies. Without it the crate is
 //!   `#![no_std]` and needs only `alloc`.
+//! * `v5` (default): MQTT 5.0. Without it a session speaks 3.1 and 3.1.1 only, its 5.0
+//!   code is not linked, and one configured for 5.0 refuses to connect
+//!   ([`UsageError::InvalidPacket`] with `EncodeError::VersionNotEnabled`).
+//!
+//! # Memory and code size (embedded)
+//!
+//! Everything the session holds is on the heap (`alloc`): the outgoing messages in
+//! flight and queued (`VecDeque`), the acknowledgements owed, the incoming QoS 2
+//! identifiers (a sorted `Vec<u16>`), the subscriptions to restore, the events and the
+//! output not yet taken (`BytesMut`). Payloads are the application's `Bytes`, shared,
+//! never copied. Nothing else allocates: no thread, no timer, no global state.
+//!
+//! Measured with a counting allocator (`embedded-size/`, `cargo run --release --features
+//! heap --bin heap`, 64-bit host, MQTT 3.1.1, default options; a 32-bit target needs
+//! somewhat less):
+//!
+//! | state | heap held |
+//! |---|---:|
+//! | created, not connected | 70 B |
+//! | connected, idle, outputs drained | 4.7 KB (70 B after [`Session::shrink_to_fit`]) |
+//! | one 16 B QoS 1 message in flight, shrunk | 1.1 KB |
+//! | 20 QoS 1 messages of 16 B in flight and 100 queued | 25.0 KB (20.4 KB shrunk; 1.9 KB of it payload) |
+//! | the same once all are acknowledged, shrunk | 70 B |
+//!
+//! The whole client, linked into a `thumbv7em-none-eabihf` program at `opt-level = "z"`
+//! with fat LTO (connect, subscribe, publish at QoS 0 and 1, receive, keep alive), takes
+//! 45.1 KB of `.text` for 3.1.1 (without `v5`) and 57.1 KB with 5.0. A client that
+//! decodes with [`mqtt_proto::Decoder::decode_from_server`], as the session does, does
+//! not link the decoders of the packets only a client sends. `embedded-size/README.md`
+//! has the breakdown and the commands.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]

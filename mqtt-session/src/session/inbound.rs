@@ -1,10 +1,11 @@
 //! Incoming PUBLISH: QoS 0/1/2 delivery, acknowledgements in arrival order, our Receive
 //! Maximum, topic aliases, and exactly-once delivery of QoS 2 across reconnects.
 
-use alloc::collections::{BTreeSet, VecDeque};
+use alloc::collections::VecDeque;
 use mqtt_proto::{PacketId, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode};
 
 use super::Session;
+use super::id_set::IdSet;
 use crate::admission::check_acknowledgement;
 use crate::error::{AcknowledgeError, ProtocolViolation, UsageError};
 use crate::event::{AckToken, Event, IncomingMessage};
@@ -28,14 +29,14 @@ pub(crate) struct OwedAck {
 pub(crate) struct Inbound {
     /// QoS 2 messages delivered whose PUBREL has not arrived: session state, so a
     /// re-sent PUBLISH is never delivered twice ([MQTT-4.3.3-10]).
-    pub(crate) qos2: BTreeSet<u16>,
+    pub(crate) qos2: IdSet,
     /// Acknowledgements owed, in arrival order ([MQTT-4.6.0-2], [MQTT-4.6.0-3]).
     pub(crate) owed: VecDeque<OwedAck>,
     /// QoS 2 identifiers refused (failing PUBREC) on this connection for a message
     /// delivered on an earlier one: a re-sent PUBLISH (DUP 1) of it crossed the PUBREC.
-    pub(crate) crossing: BTreeSet<u16>,
+    pub(crate) crossing: IdSet,
     /// QoS 2 identifiers whose PUBLISH came on this connection, not completed yet.
-    pub(crate) qos2_here: BTreeSet<u16>,
+    pub(crate) qos2_here: IdSet,
 }
 
 impl Inbound {

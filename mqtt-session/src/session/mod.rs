@@ -1,6 +1,7 @@
 //! The session: one client's protocol state across any number of connections.
 
 pub(crate) mod connection;
+mod id_set;
 mod inbound;
 mod outbound;
 mod subscriptions;
@@ -188,6 +189,21 @@ impl Session {
         if self.actions.is_empty() {
             self.actions = VecDeque::new();
         }
+        // The queues of messages and acknowledgements: once emptied after a burst, they
+        // would otherwise keep the burst's capacity.
+        let outbound = &mut self.outbound;
+        if outbound.in_flight.is_empty() {
+            outbound.in_flight = VecDeque::new();
+        }
+        if outbound.queue.is_empty() {
+            outbound.queue = VecDeque::new();
+        }
+        if self.inbound.owed.is_empty() {
+            self.inbound.owed = VecDeque::new();
+        }
+        if self.subscriptions.pending.is_empty() {
+            self.subscriptions.pending = VecDeque::new();
+        }
     }
 
     // ----- outputs -----
@@ -305,7 +321,7 @@ impl Session {
                 );
                 return;
             }
-            match self.decoder.decode(buf) {
+            match self.decoder.decode_from_server(buf) {
                 Ok(Some(packet)) => {
                     if let Err(violation) = self.handle_packet(now, packet) {
                         self.protocol_violation(now, violation);
