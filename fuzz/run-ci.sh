@@ -16,7 +16,7 @@ cd "$(dirname "$0")"
 fuzz_dir="$(pwd)"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(decode session topic url engine)
+    targets=(decode session state topic url engine)
 fi
 export RUSTC_BOOTSTRAP=1
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}"

@@ -175,6 +175,7 @@ mod options;
 mod packet_ids;
 mod session;
 mod state;
+mod state_format;
 mod time;
 mod transmit;
 
@@ -190,4 +191,5 @@ pub use session::Session;
 pub use session::connection::DisconnectOptions;
 pub use session::{InFlight, Queued, Request, Stage};
 pub use state::SessionState;
+pub use state_format::{STATE_FORMAT, StateError};
 pub use time::Instant;

@@ -12,6 +12,29 @@ use crate::session::{InFlight, Pending, Queued, Request, Session, Stage};
 /// QoS 1/2 messages not completely acknowledged (with their packet identifiers and
 /// PUBREL state), QoS 2 messages received whose PUBREL has not come, the packet
 /// identifier allocator, queued messages, pending and active subscriptions.
+///
+/// [`SessionState::encode`] gives its stored form (versioned, checksummed bytes) and
+/// [`SessionState::decode`] reads it back, refusing corrupted or foreign bytes with a
+/// [`StateError`](crate::StateError):
+///
+/// ```
+/// use bytes::BytesMut;
+/// use mqtt_proto::MqttString;
+/// use mqtt_session::{Options, Session, SessionState};
+///
+/// let options = || Options::new("broker:1883", MqttString::from_static("sensor-1"));
+/// let session = Session::new(options());
+/// let mut stored = BytesMut::new();
+/// session.state().encode(&mut stored)?; // write `stored` to a file or flash
+/// // ... after a restart:
+/// let restored = Session::restore(options(), SessionState::decode(&stored)?);
+/// # let _ = restored;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// A queued message's `queued_at` is an instant of the clock that drove the session;
+/// after a restart with a new clock its Message Expiry Interval counts from no later than
+/// that instant of the new clock.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SessionState {
     /// The client identifier (the server's assigned one, if it gave one).
@@ -42,7 +65,16 @@ impl Session {
             has_session: self.has_session,
             next_packet_id: self.ids.next_hint(),
             next_operation: self.next_operation,
-            in_flight: self.outbound.in_flight.iter().cloned().collect(),
+            in_flight: self
+                .outbound
+                .in_flight
+                .iter()
+                .map(|f| InFlight {
+                    // Which connection it was sent on means nothing outside this session.
+                    sent_on: 0,
+                    ..f.clone()
+                })
+                .collect(),
             queued: self.outbound.queue.iter().cloned().collect(),
             incoming_qos2: self
                 .inbound

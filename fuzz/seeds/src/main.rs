@@ -377,6 +377,7 @@ fn main() {
         url.insert(seed);
     }
 
+    let n_state = write_all(&corpus.join("state"), &stored_states());
     let n_decode = write_all(&corpus.join("decode"), &decode);
     let n_session = write_all(&corpus.join("session"), &raw);
     let n_engine = write_all(&corpus.join("engine"), &raw);
@@ -384,7 +385,78 @@ fn main() {
     let n_url = write_all(&corpus.join("url"), &url);
     println!(
         "seeds: {from_tests} vectors from the tests; decode {n_decode}, session {n_session}, \
-         engine {n_engine}, topic {n_topic}, url {n_url} files in {}",
+         engine {n_engine}, state {n_state}, topic {n_topic}, url {n_url} files in {}",
         corpus.display()
     );
+}
+
+/// Stored session states (each after a mode byte: 0 as stored, 1 to have the target
+/// write the checksum): empty, and one with something of every kind in it.
+fn stored_states() -> BTreeSet<Vec<u8>> {
+    use mqtt_proto::{
+        MqttString, PacketId, Publish, QoS, Subscribe, Subscription, TopicFilter, TopicName,
+        Unsubscribe,
+    };
+    use mqtt_session::{InFlight, Instant, OperationId, Queued, Request, SessionState, Stage};
+    let message = |qos, id: Option<u16>| {
+        Publish::new(TopicName::from_static("a/b"), "payload")
+            .with_qos(qos, id.and_then(PacketId::new))
+    };
+    let filter = || Subscription::new(TopicFilter::from_static("a/#"), QoS::AtLeastOnce);
+    let busy = SessionState {
+        client_id: MqttString::from_static("seed"),
+        has_session: true,
+        next_packet_id: 9,
+        next_operation: 12,
+        in_flight: vec![
+            InFlight::new(
+                OperationId(1),
+                message(QoS::AtLeastOnce, Some(1)),
+                Stage::AwaitingAck,
+            ),
+            InFlight::new(
+                OperationId(2),
+                message(QoS::ExactlyOnce, Some(2)),
+                Stage::AwaitingPubComp,
+            ),
+        ],
+        queued: vec![
+            Queued::new(
+                OperationId(3),
+                message(QoS::AtMostOnce, None),
+                Instant::from_secs(5),
+            ),
+            Queued::new(
+                OperationId(4),
+                message(QoS::ExactlyOnce, None),
+                Instant::ZERO,
+            ),
+        ],
+        incoming_qos2: vec![PacketId::new(7).unwrap()],
+        requests: vec![
+            (
+                Some(OperationId(5)),
+                Request::Subscribe(Subscribe::new(PacketId::new(3).unwrap(), vec![filter()])),
+            ),
+            (
+                None,
+                Request::Unsubscribe(Unsubscribe::new(
+                    PacketId::new(4).unwrap(),
+                    vec![TopicFilter::from_static("x/+")],
+                )),
+            ),
+        ],
+        subscriptions: vec![(filter(), Some(3)), (filter(), None)],
+    };
+    let mut seeds = BTreeSet::new();
+    for state in [SessionState::default(), busy] {
+        let mut stored = bytes::BytesMut::new();
+        state.encode(&mut stored).expect("a seed state encodes");
+        for mode in [0u8, 1] {
+            let mut seed = vec![mode];
+            seed.extend_from_slice(&stored);
+            seeds.insert(seed);
+        }
+    }
+    seeds
 }
