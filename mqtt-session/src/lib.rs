@@ -32,6 +32,12 @@
 //! 3. [`Session::poll_event`]: [`Event`]s for the application.
 //! 4. [`Session::poll_timeout`]: when to call `handle_timeout` next.
 //!
+//! With [`Options::journal`] there is one more, drained **first**:
+//! [`Session::poll_state_change`], the changes of the session state as records for a
+//! store (a message accepted, sent, past PUBREC, completed; an incoming QoS 2 identifier
+//! recorded or released; the subscriptions; the client identifier).
+//! [`SessionState::apply`] replays them onto the last snapshot.
+//!
 //! The rules a driver follows:
 //!
 //! | rule | why |
@@ -42,6 +48,7 @@
 //! | write the bytes of `poll_transmit` in order before closing on `Action::Close` | the DISCONNECT or the last acknowledgements go out |
 //! | take the output even when the transport is slow (buffer it, or stop taking the application's publishes) | once more than [`QueueLimits::max_unsent_bytes`] (default 1 MiB) wait in the session, `publish` is refused with [`UsageError::TransmitBacklog`], which says so; [`Session::unsent_bytes`] tells how much waits. The session's own packets (acknowledgements, PINGREQ) are never refused |
 //! | use each [`AckToken`] once (with manual acknowledgements) | acknowledgements go out in arrival order, so a message never acknowledged holds back every later one; the token is not `Clone`, a clone of its message carries none, a refused reason code hands it back in [`AcknowledgeError`]; [`Session::acknowledgements_held_back`] counts what waits, [`Options::acknowledgement_timeout`] bounds it |
+//! | with [`Options::journal`]: make the records of `poll_state_change` durable before writing `poll_transmit`'s bytes and handing out events | a PUBREC must not leave, and a QoS 2 message must not reach the application, before the record that says it was received survives a crash; a completion must not be reported before the record that ends the message (the records count as pending output for `poll_timeout`) |
 //! | hand each completion to one place | the session reports each operation's end once, as an event; a driver that also offers a waiter per operation delivers it to the waiter **or** the event stream (the engine does: failures of dropped handles on the stream, successes only when asked) |
 //!
 //! Every publish at QoS 1/2, subscribe and unsubscribe ends in exactly one completion
@@ -171,6 +178,7 @@ mod alias;
 mod backoff;
 mod error;
 mod event;
+mod journal;
 mod options;
 mod packet_ids;
 mod session;
@@ -184,6 +192,7 @@ pub use event::{
     AckToken, Action, Connected, DisconnectReason, Event, IncomingMessage, OperationId,
     ServerLimits,
 };
+pub use journal::{StateChange, StoredMessage};
 pub use options::{
     Options, PendingOnSessionLoss, QueueLimits, QueueOverflow, ReconnectPolicy, SessionLossPolicy,
 };

@@ -206,6 +206,12 @@ pub struct Options {
     /// message above its `message_size_limit`) would otherwise get it again after every
     /// reconnect, for ever. `None`: no limit. Default 10.
     pub resend_limit: Option<u16>,
+    /// Record every change of the session state for a store
+    /// ([`Session::poll_state_change`](crate::Session::poll_state_change)): a message
+    /// accepted, sent, past PUBREC, completed; an incoming QoS 2 identifier recorded or
+    /// released; the subscriptions; the client identifier. Default off (nothing is
+    /// recorded, nothing costs).
+    pub journal: bool,
 }
 
 impl Options {
@@ -243,6 +249,7 @@ impl Options {
             strict_acknowledgements: false,
             version_fallback: false,
             resend_limit: Some(10),
+            journal: false,
         }
     }
 

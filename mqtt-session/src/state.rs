@@ -97,6 +97,9 @@ impl Session {
     /// in order once the server confirms it.
     pub fn restore(options: Options, state: SessionState) -> Session {
         let mut s = Session::new(options);
+        // The restored state is the store's snapshot: nothing of it is a change.
+        s.outbound.journal.on = false;
+        s.inbound.journal.on = false;
         s.client_id = state.client_id;
         s.has_session = state.has_session;
         s.next_operation = state.next_operation.max(1);
@@ -129,6 +132,7 @@ impl Session {
         }
         s.subscriptions.active = state.subscriptions;
         s.subscriptions.complete = true;
+        s.journal_restored();
         s
     }
 }

@@ -463,6 +463,8 @@ fn options(s: &Scenario) -> Options {
         o.clean_start = !s.persistent;
     }
     o.reconnect.seed = s.seed;
+    // Every scenario also checks that the journal replays to the session's state.
+    o.journal = true;
     o.on_session_loss.pending = if s.fail_on_loss {
         PendingOnSessionLoss::Fail
     } else {

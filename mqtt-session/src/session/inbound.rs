@@ -9,6 +9,7 @@ use super::id_set::IdSet;
 use crate::admission::check_acknowledgement;
 use crate::error::{AcknowledgeError, ProtocolViolation, UsageError};
 use crate::event::{AckToken, Event, IncomingMessage};
+use crate::journal::{Journal, StateChange};
 use crate::time::Instant;
 
 /// An acknowledgement owed to the server, in the order the PUBLISHes arrived.
@@ -37,6 +38,8 @@ pub(crate) struct Inbound {
     pub(crate) crossing: IdSet,
     /// QoS 2 identifiers whose PUBLISH came on this connection, not completed yet.
     pub(crate) qos2_here: IdSet,
+    /// Changes of `qos2` for a store ([`Options::journal`](crate::Options::journal)).
+    pub(crate) journal: Journal,
 }
 
 impl Inbound {
@@ -60,8 +63,36 @@ impl Inbound {
         self.qos2_here.clear();
     }
 
+    /// A QoS 2 message was delivered: its identifier awaits PUBREL.
+    fn record_qos2(&mut self, id: PacketId) {
+        if self.qos2.insert(id.get()) {
+            self.journal.record(|| StateChange::IncomingQos2 {
+                packet_id: id,
+                awaiting_pubrel: true,
+            });
+        }
+    }
+
+    /// A QoS 2 exchange ended; whether its identifier was held.
+    fn release_qos2(&mut self, id: PacketId) -> bool {
+        let held = self.qos2.remove(&id.get());
+        if held {
+            self.journal.record(|| StateChange::IncomingQos2 {
+                packet_id: id,
+                awaiting_pubrel: false,
+            });
+        }
+        held
+    }
+
     /// The server has no session: forget everything.
     pub(crate) fn clear(&mut self) {
+        for id in self.qos2.iter().filter_map(|&id| PacketId::new(id)) {
+            self.journal.record(|| StateChange::IncomingQos2 {
+                packet_id: id,
+                awaiting_pubrel: false,
+            });
+        }
         self.qos2.clear();
         self.owed.clear();
         self.crossing.clear();
@@ -120,7 +151,7 @@ impl Session {
             return Err(ProtocolViolation::ReceiveMaximumExceeded);
         }
         if publish.qos == QoS::ExactlyOnce {
-            self.inbound.qos2.insert(packet_id.get());
+            self.inbound.record_qos2(packet_id);
             self.inbound.qos2_here.insert(packet_id.get());
         }
         self.inbound.owed.push_back(OwedAck {
@@ -295,7 +326,7 @@ impl Session {
             let sent = if qos == QoS::ExactlyOnce {
                 if reason.is_error() {
                     // [MQTT-4.3.3-9]: after a failing PUBREC the identifier is free.
-                    self.inbound.qos2.remove(&packet_id.get());
+                    self.inbound.release_qos2(packet_id);
                     self.inbound.qos2_here.remove(&packet_id.get());
                     if connection != self.connection {
                         // Delivered on an earlier connection: the server may have re-sent
@@ -335,7 +366,7 @@ impl Session {
         // [MQTT-4.3.3-11]: PUBCOMP with the same identifier; [MQTT-4.3.3-12]: then the
         // identifier is free. An unknown one is answered with 0x92 (5.0).
         self.inbound.qos2_here.remove(&id.get());
-        let code = if self.inbound.qos2.remove(&id.get()) || !self.version().is_v5() {
+        let code = if self.inbound.release_qos2(id) || !self.version().is_v5() {
             ReasonCode::Success
         } else {
             ReasonCode::PacketIdentifierNotFound

@@ -6,7 +6,9 @@ mod inbound;
 mod outbound;
 mod subscriptions;
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 use bytes::BytesMut;
 use core::time::Duration;
 use mqtt_proto::{Decoder, Encode, MqttString, ProtocolVersion, QoS, Role};
@@ -15,6 +17,7 @@ use crate::alias::{IncomingAliases, OutgoingAliases};
 use crate::backoff::Backoff;
 use crate::error::{OperationError, ProtocolViolation};
 use crate::event::{Action, DisconnectReason, Event, OperationId, ServerLimits};
+use crate::journal::StateChange;
 use crate::options::Options;
 use crate::packet_ids::PacketIds;
 use crate::time::Instant;
@@ -88,6 +91,17 @@ pub struct Session {
     pub(crate) retry_at_once: bool,
     /// The latest `now` an input brought: time inside the session never runs backwards.
     pub(crate) last_now: Instant,
+    /// With [`Options::journal`]: the subscription state and identity last recorded.
+    journaled: Option<Box<Journaled>>,
+}
+
+/// What [`Session::poll_state_change`] last said about the state it compares, not
+/// records per change (it changes rarely).
+#[derive(Default)]
+struct Journaled {
+    requests: Vec<(Option<OperationId>, Request)>,
+    active: Vec<(mqtt_proto::Subscription, Option<u32>)>,
+    identity: Option<(MqttString, bool)>,
 }
 
 impl Session {
@@ -95,7 +109,8 @@ impl Session {
     pub fn new(options: Options) -> Session {
         let has_session = !options.clean_start;
         let options_persist = options.session_persists();
-        Session {
+        let journal = options.journal;
+        let mut session = Session {
             client_id: options.client_id.clone(),
             backoff: Backoff::new(options.reconnect.seed),
             decoder: decoder_for(&options),
@@ -125,7 +140,79 @@ impl Session {
             proven: false,
             retry_at_once: false,
             last_now: Instant::ZERO,
+            journaled: journal.then(Box::default),
+        };
+        session.outbound.journal.on = journal;
+        session.inbound.journal.on = journal;
+        session
+    }
+
+    /// The next change of the session state, with [`Options::journal`] (else always
+    /// `None`). Drain it after every input like the other outputs, and **before** the
+    /// others when persisting: make the records as durable as the store promises before
+    /// writing [`Session::poll_transmit`]'s bytes or handing out events, so that no
+    /// acknowledgement leaves and no message reaches the application ahead of the state
+    /// that covers it. A store replays the records onto its last snapshot with
+    /// [`SessionState::apply`](crate::SessionState::apply).
+    pub fn poll_state_change(&mut self) -> Option<StateChange> {
+        let journaled = self.journaled.as_mut()?;
+        let identity = (self.client_id.clone(), self.has_session);
+        if journaled.identity.as_ref() != Some(&identity) {
+            journaled.identity = Some(identity.clone());
+            return Some(StateChange::Identity {
+                client_id: identity.0,
+                has_session: identity.1,
+            });
         }
+        if let Some(change) = self.outbound.journal.pop() {
+            return Some(change);
+        }
+        if let Some(change) = self.inbound.journal.pop() {
+            return Some(change);
+        }
+        let subscriptions = &self.subscriptions;
+        let same = journaled.active == subscriptions.active
+            && journaled.requests.len() == subscriptions.pending.len()
+            && journaled
+                .requests
+                .iter()
+                .zip(&subscriptions.pending)
+                .all(|((o, r), p)| *o == p.operation && *r == p.request);
+        if same {
+            return None;
+        }
+        journaled.active = subscriptions.active.clone();
+        journaled.requests = subscriptions
+            .pending
+            .iter()
+            .map(|p| (p.operation, p.request.clone()))
+            .collect();
+        Some(StateChange::Subscriptions {
+            requests: journaled.requests.clone(),
+            active: journaled.active.clone(),
+        })
+    }
+
+    /// After a restore: what the store's snapshot holds counts as recorded.
+    pub(crate) fn journal_restored(&mut self) {
+        let Some(journaled) = self.journaled.as_mut() else {
+            return;
+        };
+        journaled.identity = Some((self.client_id.clone(), self.has_session));
+        journaled.active = self.subscriptions.active.clone();
+        journaled.requests = self
+            .subscriptions
+            .pending
+            .iter()
+            .map(|p| (p.operation, p.request.clone()))
+            .collect();
+        self.outbound.journal.on = true;
+        self.inbound.journal.on = true;
+    }
+
+    /// Whether [`Session::poll_state_change`] has records waiting.
+    fn journal_pending(&self) -> bool {
+        !self.outbound.journal.is_empty() || !self.inbound.journal.is_empty()
     }
 
     /// The protocol version the session speaks: the one in the options, or the one
@@ -204,6 +291,8 @@ impl Session {
         if self.subscriptions.pending.is_empty() {
             self.subscriptions.pending = VecDeque::new();
         }
+        self.outbound.journal.shrink();
+        self.inbound.journal.shrink();
     }
 
     // ----- outputs -----
@@ -258,7 +347,11 @@ impl Session {
     /// drained it is never in the past relative to the last input's `now`, so a driver
     /// never spins.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if !self.actions.is_empty() || !self.events.is_empty() || !self.tx.is_empty() {
+        if !self.actions.is_empty()
+            || !self.events.is_empty()
+            || !self.tx.is_empty()
+            || self.journal_pending()
+        {
             // Output waits to be polled (an application call made while draining, say):
             // a driver that sleeps until this instant does not sleep on it.
             return Some(self.last_now);

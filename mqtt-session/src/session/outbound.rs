@@ -9,11 +9,12 @@ use mqtt_proto::{
     PacketId, PacketType, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, TopicName,
 };
 
-use super::{Session, State, take_first};
+use super::{Session, State};
 use crate::admission;
 use crate::alias::AliasUse;
 use crate::error::{OperationError, ProtocolViolation, UsageError};
 use crate::event::{Event, OperationId};
+use crate::journal::{Journal, StateChange, StoredMessage};
 use crate::options::{PendingOnSessionLoss, QueueOverflow};
 use crate::time::Instant;
 
@@ -103,6 +104,9 @@ pub(crate) struct Outbound {
     /// QoS 1/2 PUBLISHes outstanding on this connection: the send quota used
     /// ([MQTT-4.9.0-2]).
     pub(crate) outstanding: usize,
+    /// Changes for a store ([`Options::journal`](crate::Options::journal)): every change
+    /// of `in_flight` and `queue` goes through the methods below, which record it.
+    pub(crate) journal: Journal,
 }
 
 impl Outbound {
@@ -116,24 +120,65 @@ impl Outbound {
         self.queued_bytes = 0;
         self.queued_qos0 = 0;
         self.outstanding = 0;
-        let mut ops: Vec<OperationId> = self.in_flight.drain(..).map(|f| f.operation).collect();
-        ops.extend(
-            self.queue
-                .drain(..)
-                .filter(|q| q.publish.qos != QoS::AtMostOnce)
-                .map(|q| q.operation),
-        );
+        let journal = &mut self.journal;
+        let mut ops = Vec::new();
+        for f in self.in_flight.drain(..) {
+            journal.record(|| gone(f.operation));
+            ops.push(f.operation);
+        }
+        for q in self.queue.drain(..) {
+            journal.record(|| gone(q.operation));
+            if q.publish.qos != QoS::AtMostOnce {
+                ops.push(q.operation);
+            }
+        }
         ops
     }
 
     pub(crate) fn push_queue(&mut self, q: Queued) {
         self.count_in(&q);
+        self.journal.record(|| StateChange::Outgoing {
+            operation: q.operation,
+            entry: Some(StoredMessage::Queued(q.clone())),
+        });
         self.queue.push_back(q);
     }
 
     pub(crate) fn push_queue_front(&mut self, q: Queued) {
         self.count_in(&q);
+        self.journal.record(|| StateChange::Outgoing {
+            operation: q.operation,
+            entry: Some(StoredMessage::QueuedFirst(q.clone())),
+        });
         self.queue.push_front(q);
+    }
+
+    /// Appends a message to the in-flight window.
+    pub(crate) fn push_in_flight(&mut self, f: InFlight) {
+        self.journal.record(|| StateChange::Outgoing {
+            operation: f.operation,
+            entry: Some(StoredMessage::InFlight(InFlight {
+                sent_on: 0,
+                ..f.clone()
+            })),
+        });
+        self.in_flight.push_back(f);
+    }
+
+    /// Takes in-flight message `i` out of the window (it is finished, or moves).
+    pub(crate) fn remove_in_flight(&mut self, i: usize) -> Option<InFlight> {
+        let f = self.in_flight.remove(i)?;
+        self.journal.record(|| gone(f.operation));
+        Some(f)
+    }
+
+    /// Empties the in-flight window.
+    pub(crate) fn drain_in_flight(&mut self) -> Vec<InFlight> {
+        let journal = &mut self.journal;
+        self.in_flight
+            .drain(..)
+            .inspect(|f| journal.record(|| gone(f.operation)))
+            .collect()
     }
 
     fn pop_queue(&mut self) -> Option<Queued> {
@@ -142,6 +187,7 @@ impl Outbound {
 
     fn remove_queued(&mut self, i: usize) -> Option<Queued> {
         let q = self.queue.remove(i)?;
+        self.journal.record(|| gone(q.operation));
         self.queued_bytes -= q.publish.payload.len();
         if q.publish.qos == QoS::AtMostOnce {
             self.queued_qos0 -= 1;
@@ -327,7 +373,7 @@ impl Session {
             Stage::AwaitingAck => {
                 entry.publish.dup = true;
                 if let Err(e) = self.send_publish(now, &mut entry.publish) {
-                    self.outbound.in_flight.remove(i);
+                    self.outbound.remove_in_flight(i);
                     if let Some(id) = entry.packet_id() {
                         self.ids.release(id);
                     }
@@ -388,7 +434,7 @@ impl Session {
             return;
         }
         self.outbound.outstanding += 1;
-        self.outbound.in_flight.push_back(InFlight {
+        self.outbound.push_in_flight(InFlight {
             operation: q.operation,
             publish: q.publish,
             stage: Stage::AwaitingAck,
@@ -429,9 +475,11 @@ impl Session {
     }
 
     fn take_in_flight(&mut self, id: PacketId, stage: Stage, qos: QoS) -> Option<InFlight> {
-        take_first(&mut self.outbound.in_flight, |f| {
-            f.packet_id() == Some(id) && f.stage == stage && f.publish.qos == qos
-        })
+        let i =
+            self.outbound.in_flight.iter().position(|f| {
+                f.packet_id() == Some(id) && f.stage == stage && f.publish.qos == qos
+            })?;
+        self.outbound.remove_in_flight(i)
     }
 
     /// The end of a QoS 1/2 exchange: free the identifier and the quota, report it.
@@ -512,7 +560,7 @@ impl Session {
         f.stage = Stage::AwaitingPubComp;
         f.publish.payload = bytes::Bytes::new();
         let _ = self.send(now, &PubRel::new(id));
-        self.outbound.in_flight.push_back(f);
+        self.outbound.push_in_flight(f);
         Ok(())
     }
 
@@ -582,7 +630,7 @@ impl Session {
                 continue;
             }
             let sends = f.closed_sends;
-            if let Some(f) = self.outbound.in_flight.remove(i) {
+            if let Some(f) = self.outbound.remove_in_flight(i) {
                 if let Some(id) = f.packet_id() {
                     self.ids.release(id);
                 }
@@ -605,7 +653,7 @@ impl Session {
         self.inbound.clear();
         // The server starts empty: from now on we know every subscription it holds.
         self.subscriptions.complete = true;
-        let in_flight: Vec<InFlight> = self.outbound.in_flight.drain(..).collect();
+        let in_flight = self.outbound.drain_in_flight();
         let policy = self.options.on_session_loss;
         let mut requeue = Vec::new();
         for f in in_flight {
@@ -644,5 +692,13 @@ impl Session {
         } else {
             self.subscriptions.active.clear();
         }
+    }
+}
+
+/// The record of a message that left the state.
+fn gone(operation: OperationId) -> StateChange {
+    StateChange::Outgoing {
+        operation,
+        entry: None,
     }
 }

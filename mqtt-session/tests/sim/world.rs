@@ -16,7 +16,8 @@ use mqtt_proto::{
     Publish, QoS, ReasonCode, SubscribeProperties, Subscription, TopicFilter, UnsubscribeProperties,
 };
 use mqtt_session::{
-    AckToken, Action, DisconnectOptions, Event, Instant, OperationId, Options, Session, UsageError,
+    AckToken, Action, DisconnectOptions, Event, InFlight, Instant, OperationId, Options, Queued,
+    Session, SessionState, UsageError,
 };
 
 use super::broker::{Broker, BrokerConfig, Output};
@@ -45,6 +46,9 @@ pub struct World {
     steps: u64,
     /// Every step, when tracing.
     pub trace: Option<Vec<String>>,
+    /// With `Options::journal`: the state a store would have, rebuilt from the first
+    /// state and the session's records; compared with the session's after every drain.
+    replica: Option<SessionState>,
 }
 
 const STEP_LIMIT: u64 = 2_000_000;
@@ -53,9 +57,11 @@ impl World {
     pub fn new(options: Options, broker: BrokerConfig, net: NetConfig, seed: u64) -> World {
         let version = options.protocol_version;
         let max_in_flight = options.max_in_flight;
+        let session = Session::new(options);
         World {
             now: Instant::ZERO,
-            session: Session::new(options),
+            replica: session.options().journal.then(|| session.state()),
+            session,
             broker: Broker::new(broker),
             net: Network::new(seed, net),
             monitor: Monitor::new(version, max_in_flight),
@@ -331,7 +337,48 @@ impl World {
     }
 
     /// Drains the session's outputs after an input, as the contract says.
+    /// Replays the session's records onto the replica and checks it is the session's
+    /// state (up to what the records do not carry: the packet identifier hint, resend
+    /// counters and DUP flags).
+    fn check_journal(&mut self) {
+        let Some(replica) = &mut self.replica else {
+            return;
+        };
+        while let Some(change) = self.session.poll_state_change() {
+            replica.apply(change);
+        }
+        let normal = |s: &SessionState| {
+            let mut s = s.clone();
+            s.next_packet_id = 0;
+            for f in &mut s.in_flight {
+                f.publish.dup = false;
+                *f = InFlight::new(f.operation, f.publish.clone(), f.stage.clone());
+            }
+            for q in &mut s.queued {
+                *q = Queued::new(q.operation, q.publish.clone(), q.queued_at);
+            }
+            s
+        };
+        let actual = self.session.state();
+        let ops = actual.in_flight.iter().map(|f| f.operation.0);
+        let mut ops = ops.chain(actual.queued.iter().map(|q| q.operation.0));
+        assert!(
+            ops.all(|o| o < replica.next_operation),
+            "replayed next operation {} not after every stored one",
+            replica.next_operation
+        );
+        let mut expected = normal(&actual);
+        let mut got = normal(replica);
+        expected.next_operation = 0;
+        got.next_operation = 0;
+        assert_eq!(
+            got, expected,
+            "the journal replayed is not the session's state"
+        );
+    }
+
     fn drain_session(&mut self, after_timeout: bool) {
+        self.check_journal();
         while let Some(action) = self.session.poll_action() {
             self.log(|| format!("session action {action:?}"));
             match action {
@@ -373,6 +420,7 @@ impl World {
                 event,
             });
         }
+        self.check_journal();
         if let Some(t) = self.session.poll_timeout() {
             assert!(
                 t >= self.now,
