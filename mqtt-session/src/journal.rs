@@ -104,7 +104,7 @@ impl SessionState {
             StateChange::Outgoing { operation, entry } => {
                 self.in_flight.retain(|f| f.operation != operation);
                 self.queued.retain(|q| q.operation != operation);
-                self.next_operation = self.next_operation.max(operation.0 + 1);
+                self.next_operation = self.next_operation.max(operation.0.saturating_add(1));
                 match entry {
                     None => {}
                     Some(StoredMessage::InFlight(f)) => {
@@ -133,7 +133,7 @@ impl SessionState {
             StateChange::Subscriptions { requests, active } => {
                 for (operation, _) in &requests {
                     if let Some(o) = operation {
-                        self.next_operation = self.next_operation.max(o.0 + 1);
+                        self.next_operation = self.next_operation.max(o.0.saturating_add(1));
                     }
                 }
                 self.requests = requests;

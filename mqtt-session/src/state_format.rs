@@ -22,14 +22,16 @@
 //! truncated state) is a [`StateError`], never a panic, and nothing is allocated beyond
 //! what the bytes hold.
 
+use alloc::vec::Vec;
 use bytes::{BufMut, Bytes, BytesMut};
 use core::fmt;
 use mqtt_proto::{
     DecodeError, Encode, EncodeError, MqttString, Packet, PacketId, ProtocolVersion, Publish, QoS,
-    Subscribe,
+    Subscribe, Subscription,
 };
 
 use crate::event::OperationId;
+use crate::journal::{StateChange, StoredMessage};
 use crate::session::{InFlight, Queued, Request, Stage};
 use crate::state::SessionState;
 use crate::time::Instant;
@@ -126,61 +128,23 @@ impl SessionState {
             flags |= V5_PACKETS;
         }
         out.put_u8(flags);
-        let id = self.client_id.as_str().as_bytes();
-        let Ok(len) = u16::try_from(id.len()) else {
-            return Err(EncodeError::NotInVersion {
-                what: "a client identifier over 65 535 bytes",
-                version,
-            });
-        };
-        out.put_u16(len);
-        out.put_slice(id);
+        put_client_id(out, &self.client_id, version)?;
         out.put_u16(self.next_packet_id);
         out.put_u64(self.next_operation);
 
         put_count(out, self.in_flight.len());
         for f in &self.in_flight {
-            out.put_u64(f.operation.0);
-            out.put_u8(match f.stage {
-                Stage::AwaitingAck => 0,
-                Stage::AwaitingPubComp => 1,
-            });
-            out.put_u16(f.closed_sends);
-            put_packet(out, &Packet::Publish(f.publish.clone()), version)?;
+            put_in_flight(out, f, version)?;
         }
         put_count(out, self.queued.len());
         for q in &self.queued {
-            out.put_u64(q.operation.0);
-            let ms = q.queued_at.duration_since_origin().as_millis();
-            out.put_u64(u64::try_from(ms).unwrap_or(u64::MAX));
-            out.put_u16(q.closed_sends);
-            let mut publish = q.publish.clone();
-            if publish.qos != QoS::AtMostOnce {
-                publish.packet_id = Some(PacketId::MAX);
-            }
-            put_packet(out, &Packet::Publish(publish), version)?;
+            put_queued(out, q, version)?;
         }
         put_count(out, self.incoming_qos2.len());
         for id in &self.incoming_qos2 {
             out.put_u16(id.get());
         }
-        put_count(out, self.requests.len());
-        for (operation, request) in &self.requests {
-            out.put_u8(u8::from(operation.is_some()));
-            out.put_u64(operation.map_or(0, |o| o.0));
-            let packet = match request {
-                Request::Subscribe(s) => Packet::Subscribe(s.clone()),
-                Request::Unsubscribe(u) => Packet::Unsubscribe(u.clone()),
-            };
-            put_packet(out, &packet, version)?;
-        }
-        put_count(out, self.subscriptions.len());
-        for (subscription, identifier) in &self.subscriptions {
-            out.put_u8(u8::from(identifier.is_some()));
-            out.put_u32(identifier.unwrap_or(0));
-            let alone = Subscribe::new(PacketId::MAX, alloc::vec![subscription.clone()]);
-            put_packet(out, &Packet::Subscribe(alone), version)?;
-        }
+        put_subscription_state(out, &self.requests, &self.subscriptions, version)?;
         let crc = crc32(&out[start..]);
         out.put_u32(crc);
         Ok(())
@@ -224,12 +188,7 @@ impl SessionState {
         } else {
             ProtocolVersion::V3_1_1
         };
-        let id_len = usize::from(r.u16("the client identifier")?);
-        let id = r.take(id_len, "the client identifier")?;
-        let client_id = core::str::from_utf8(id)
-            .ok()
-            .and_then(|s| MqttString::try_from(s).ok())
-            .ok_or(StateError::Invalid("client identifier"))?;
+        let client_id = r.client_id()?;
         let mut state = SessionState {
             client_id,
             has_session: flags & HAS_SESSION != 0,
@@ -238,68 +197,202 @@ impl SessionState {
             ..SessionState::default()
         };
         for _ in 0..r.u32("the in-flight count")? {
-            let operation = OperationId(r.u64("an in-flight operation")?);
-            let stage = match r.u8("an in-flight stage")? {
-                0 => Stage::AwaitingAck,
-                1 => Stage::AwaitingPubComp,
-                _ => return Err(StateError::Invalid("in-flight stage")),
-            };
-            let closed_sends = r.u16("an in-flight message's closes")?;
-            let publish = r.publish("an in-flight PUBLISH", version)?;
-            if publish.packet_id.is_none() {
-                return Err(StateError::Invalid(
-                    "in-flight message without packet identifier",
-                ));
-            }
-            let mut f = InFlight::new(operation, publish, stage);
-            f.closed_sends = closed_sends;
-            state.in_flight.push(f);
+            state.in_flight.push(r.in_flight(version)?);
         }
         for _ in 0..r.u32("the queue count")? {
-            let operation = OperationId(r.u64("a queued operation")?);
-            let queued_at = Instant::from_millis(r.u64("a queued instant")?);
-            let closed_sends = r.u16("a queued message's closes")?;
-            let mut publish = r.publish("a queued PUBLISH", version)?;
-            publish.packet_id = None;
-            let mut q = Queued::new(operation, publish, queued_at);
-            q.closed_sends = closed_sends;
-            state.queued.push(q);
+            state.queued.push(r.queued(version)?);
         }
         for _ in 0..r.u32("the incoming QoS 2 count")? {
-            let id = PacketId::new(r.u16("an incoming QoS 2 identifier")?)
-                .ok_or(StateError::Invalid("incoming QoS 2 identifier 0"))?;
-            state.incoming_qos2.push(id);
-        }
-        for _ in 0..r.u32("the request count")? {
-            let has_operation = r.flag("a request's operation flag")?;
-            let operation = r.u64("a request's operation")?;
-            let request = match r.packet("a SUBSCRIBE or UNSUBSCRIBE", version)? {
-                Packet::Subscribe(s) => Request::Subscribe(s),
-                Packet::Unsubscribe(u) => Request::Unsubscribe(u),
-                _ => return Err(StateError::Invalid("request packet type")),
-            };
             state
-                .requests
-                .push((has_operation.then_some(OperationId(operation)), request));
+                .incoming_qos2
+                .push(r.packet_id("an incoming QoS 2 identifier")?);
         }
-        for _ in 0..r.u32("the subscription count")? {
-            let has_identifier = r.flag("a subscription's identifier flag")?;
-            let identifier = r.u32("a subscription identifier")?;
-            let Packet::Subscribe(s) = r.packet("a subscription", version)? else {
-                return Err(StateError::Invalid("subscription packet type"));
-            };
-            let Ok([subscription]) = <[_; 1]>::try_from(s.subscriptions) else {
-                return Err(StateError::Invalid("subscription count in its SUBSCRIBE"));
-            };
-            state
-                .subscriptions
-                .push((subscription, has_identifier.then_some(identifier)));
-        }
+        (state.requests, state.subscriptions) = r.subscription_state(version)?;
         if !r.bytes.is_empty() {
             return Err(StateError::Invalid("bytes after the subscriptions"));
         }
         Ok(state)
     }
+}
+
+impl StateChange {
+    /// The stored form of one change, for a record of a store's log (the log frames and
+    /// checksums it): a kind byte (bit 7: packets stored as MQTT 5.0), then the fields as
+    /// in the state's stored form.
+    pub fn encode(&self, out: &mut BytesMut) -> Result<(), EncodeError> {
+        let version = packet_version();
+        let v5 = if version.is_v5() { 0x80 } else { 0 };
+        match self {
+            StateChange::Outgoing { operation, entry } => match entry {
+                None => {
+                    out.put_u8(v5);
+                    out.put_u64(operation.0);
+                }
+                Some(StoredMessage::InFlight(f)) => {
+                    out.put_u8(v5 | 1);
+                    put_in_flight(out, f, version)?;
+                }
+                Some(StoredMessage::Queued(q)) => {
+                    out.put_u8(v5 | 2);
+                    put_queued(out, q, version)?;
+                }
+                Some(StoredMessage::QueuedFirst(q)) => {
+                    out.put_u8(v5 | 3);
+                    put_queued(out, q, version)?;
+                }
+            },
+            StateChange::IncomingQos2 {
+                packet_id,
+                awaiting_pubrel,
+            } => {
+                out.put_u8(v5 | 4);
+                out.put_u16(packet_id.get());
+                out.put_u8(u8::from(*awaiting_pubrel));
+            }
+            StateChange::Subscriptions { requests, active } => {
+                out.put_u8(v5 | 5);
+                put_subscription_state(out, requests, active, version)?;
+            }
+            StateChange::Identity {
+                client_id,
+                has_session,
+            } => {
+                out.put_u8(v5 | 6);
+                put_client_id(out, client_id, version)?;
+                out.put_u8(u8::from(*has_session));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a change stored by [`StateChange::encode`] (the whole of `bytes`).
+    pub fn decode(bytes: &[u8]) -> Result<StateChange, StateError> {
+        let mut r = Reader { bytes };
+        let kind = r.u8("the record kind")?;
+        let version = if kind & 0x80 != 0 {
+            if !ProtocolVersion::V5.is_enabled() {
+                return Err(StateError::NeedsV5);
+            }
+            ProtocolVersion::V5
+        } else {
+            ProtocolVersion::V3_1_1
+        };
+        let change = match kind & 0x7F {
+            0 => StateChange::Outgoing {
+                operation: OperationId(r.u64("a record's operation")?),
+                entry: None,
+            },
+            1 => {
+                let f = r.in_flight(version)?;
+                StateChange::Outgoing {
+                    operation: f.operation,
+                    entry: Some(StoredMessage::InFlight(f)),
+                }
+            }
+            2 | 3 => {
+                let q = r.queued(version)?;
+                StateChange::Outgoing {
+                    operation: q.operation,
+                    entry: Some(if kind & 0x7F == 2 {
+                        StoredMessage::Queued(q)
+                    } else {
+                        StoredMessage::QueuedFirst(q)
+                    }),
+                }
+            }
+            4 => StateChange::IncomingQos2 {
+                packet_id: r.packet_id("a record's packet identifier")?,
+                awaiting_pubrel: r.flag("a record's PUBREL flag")?,
+            },
+            5 => {
+                let (requests, active) = r.subscription_state(version)?;
+                StateChange::Subscriptions { requests, active }
+            }
+            6 => StateChange::Identity {
+                client_id: r.client_id()?,
+                has_session: r.flag("a record's session flag")?,
+            },
+            _ => return Err(StateError::Invalid("record kind")),
+        };
+        if !r.bytes.is_empty() {
+            return Err(StateError::Invalid("bytes after the record"));
+        }
+        Ok(change)
+    }
+}
+
+fn put_client_id(
+    out: &mut BytesMut,
+    client_id: &MqttString,
+    version: ProtocolVersion,
+) -> Result<(), EncodeError> {
+    let id = client_id.as_str().as_bytes();
+    let Ok(len) = u16::try_from(id.len()) else {
+        return Err(EncodeError::NotInVersion {
+            what: "a client identifier over 65 535 bytes",
+            version,
+        });
+    };
+    out.put_u16(len);
+    out.put_slice(id);
+    Ok(())
+}
+
+fn put_in_flight(
+    out: &mut BytesMut,
+    f: &InFlight,
+    version: ProtocolVersion,
+) -> Result<(), EncodeError> {
+    out.put_u64(f.operation.0);
+    out.put_u8(match f.stage {
+        Stage::AwaitingAck => 0,
+        Stage::AwaitingPubComp => 1,
+    });
+    out.put_u16(f.closed_sends);
+    put_packet(out, &Packet::Publish(f.publish.clone()), version)
+}
+
+fn put_queued(out: &mut BytesMut, q: &Queued, version: ProtocolVersion) -> Result<(), EncodeError> {
+    out.put_u64(q.operation.0);
+    let ms = q.queued_at.duration_since_origin().as_millis();
+    out.put_u64(u64::try_from(ms).unwrap_or(u64::MAX));
+    out.put_u16(q.closed_sends);
+    let mut publish = q.publish.clone();
+    if publish.qos != QoS::AtMostOnce {
+        publish.packet_id = Some(PacketId::MAX);
+    }
+    put_packet(out, &Packet::Publish(publish), version)
+}
+
+/// SUBSCRIBE / UNSUBSCRIBE requests not yet acknowledged, with their operations.
+type Requests = Vec<(Option<OperationId>, Request)>;
+/// Active subscriptions and their Subscription Identifiers.
+type Active = Vec<(Subscription, Option<u32>)>;
+
+fn put_subscription_state(
+    out: &mut BytesMut,
+    requests: &Requests,
+    active: &Active,
+    version: ProtocolVersion,
+) -> Result<(), EncodeError> {
+    put_count(out, requests.len());
+    for (operation, request) in requests {
+        out.put_u8(u8::from(operation.is_some()));
+        out.put_u64(operation.map_or(0, |o| o.0));
+        let packet = match request {
+            Request::Subscribe(s) => Packet::Subscribe(s.clone()),
+            Request::Unsubscribe(u) => Packet::Unsubscribe(u.clone()),
+        };
+        put_packet(out, &packet, version)?;
+    }
+    put_count(out, active.len());
+    for (subscription, identifier) in active {
+        out.put_u8(u8::from(identifier.is_some()));
+        out.put_u32(identifier.unwrap_or(0));
+        let alone = Subscribe::new(PacketId::MAX, alloc::vec![subscription.clone()]);
+        put_packet(out, &Packet::Subscribe(alone), version)?;
+    }
+    Ok(())
 }
 
 fn put_count(out: &mut BytesMut, n: usize) {
@@ -372,6 +465,79 @@ impl<'a> Reader<'a> {
         let len = self.u32(what)? as usize;
         let bytes = Bytes::copy_from_slice(self.take(len, what)?);
         Packet::decode(bytes, version).map_err(|error| StateError::Packet { what, error })
+    }
+
+    fn client_id(&mut self) -> Result<MqttString, StateError> {
+        let len = usize::from(self.u16("the client identifier")?);
+        let id = self.take(len, "the client identifier")?;
+        core::str::from_utf8(id)
+            .ok()
+            .and_then(|s| MqttString::try_from(s).ok())
+            .ok_or(StateError::Invalid("client identifier"))
+    }
+
+    fn packet_id(&mut self, what: &'static str) -> Result<PacketId, StateError> {
+        PacketId::new(self.u16(what)?).ok_or(StateError::Invalid("packet identifier 0"))
+    }
+
+    fn in_flight(&mut self, version: ProtocolVersion) -> Result<InFlight, StateError> {
+        let operation = OperationId(self.u64("an in-flight operation")?);
+        let stage = match self.u8("an in-flight stage")? {
+            0 => Stage::AwaitingAck,
+            1 => Stage::AwaitingPubComp,
+            _ => return Err(StateError::Invalid("in-flight stage")),
+        };
+        let closed_sends = self.u16("an in-flight message's closes")?;
+        let publish = self.publish("an in-flight PUBLISH", version)?;
+        if publish.packet_id.is_none() {
+            return Err(StateError::Invalid(
+                "in-flight message without packet identifier",
+            ));
+        }
+        let mut f = InFlight::new(operation, publish, stage);
+        f.closed_sends = closed_sends;
+        Ok(f)
+    }
+
+    fn queued(&mut self, version: ProtocolVersion) -> Result<Queued, StateError> {
+        let operation = OperationId(self.u64("a queued operation")?);
+        let queued_at = Instant::from_millis(self.u64("a queued instant")?);
+        let closed_sends = self.u16("a queued message's closes")?;
+        let mut publish = self.publish("a queued PUBLISH", version)?;
+        publish.packet_id = None;
+        let mut q = Queued::new(operation, publish, queued_at);
+        q.closed_sends = closed_sends;
+        Ok(q)
+    }
+
+    fn subscription_state(
+        &mut self,
+        version: ProtocolVersion,
+    ) -> Result<(Requests, Active), StateError> {
+        let mut requests = Vec::new();
+        for _ in 0..self.u32("the request count")? {
+            let has_operation = self.flag("a request's operation flag")?;
+            let operation = self.u64("a request's operation")?;
+            let request = match self.packet("a SUBSCRIBE or UNSUBSCRIBE", version)? {
+                Packet::Subscribe(s) => Request::Subscribe(s),
+                Packet::Unsubscribe(u) => Request::Unsubscribe(u),
+                _ => return Err(StateError::Invalid("request packet type")),
+            };
+            requests.push((has_operation.then_some(OperationId(operation)), request));
+        }
+        let mut active = Vec::new();
+        for _ in 0..self.u32("the subscription count")? {
+            let has_identifier = self.flag("a subscription's identifier flag")?;
+            let identifier = self.u32("a subscription identifier")?;
+            let Packet::Subscribe(s) = self.packet("a subscription", version)? else {
+                return Err(StateError::Invalid("subscription packet type"));
+            };
+            let Ok([subscription]) = <[_; 1]>::try_from(s.subscriptions) else {
+                return Err(StateError::Invalid("subscription count in its SUBSCRIBE"));
+            };
+            active.push((subscription, has_identifier.then_some(identifier)));
+        }
+        Ok((requests, active))
     }
 
     fn publish(

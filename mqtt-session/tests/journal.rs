@@ -203,3 +203,24 @@ fn nothing_is_recorded_with_the_journal_off_and_records_count_as_pending_output(
     );
     assert!(h.session.poll_state_change().is_some());
 }
+
+// Found by the `state` fuzz target: a record of operation u64::MAX overflowed the next
+// operation. Records from a store are input like any other: applying one never panics.
+#[test]
+fn a_record_of_the_largest_operation_applies() {
+    let mut state = SessionState::default();
+    state.apply(StateChange::Outgoing {
+        operation: mqtt_session::OperationId(u64::MAX),
+        entry: None,
+    });
+    assert_eq!(state.next_operation, u64::MAX);
+    let mut stored = bytes::BytesMut::new();
+    StateChange::Outgoing {
+        operation: mqtt_session::OperationId(u64::MAX),
+        entry: None,
+    }
+    .encode(&mut stored)
+    .unwrap();
+    let read = StateChange::decode(&stored).unwrap();
+    state.apply(read);
+}

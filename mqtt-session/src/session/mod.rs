@@ -482,7 +482,9 @@ impl Session {
 
     pub(crate) fn next_operation_id(&mut self) -> OperationId {
         let id = OperationId(self.next_operation);
-        self.next_operation += 1;
+        // Only a stored state read back can bring it near the end; wrapping (past 0,
+        // which is never used) does not panic.
+        self.next_operation = self.next_operation.wrapping_add(1).max(1);
         id
     }
 

@@ -17,7 +17,7 @@ use mqtt_proto::{
 };
 use mqtt_session::{
     AckToken, Action, DisconnectOptions, Event, InFlight, Instant, OperationId, Options, Queued,
-    Session, SessionState, UsageError,
+    Session, SessionState, StateChange, UsageError,
 };
 
 use super::broker::{Broker, BrokerConfig, Output};
@@ -345,7 +345,12 @@ impl World {
             return;
         };
         while let Some(change) = self.session.poll_state_change() {
-            replica.apply(change);
+            // Through its stored form, as a store's log would keep it.
+            let mut stored = BytesMut::new();
+            change.encode(&mut stored).expect("a record encodes");
+            let read = StateChange::decode(&stored).expect("a record decodes");
+            assert_eq!(read, change, "a record's stored form");
+            replica.apply(read);
         }
         let normal = |s: &SessionState| {
             let mut s = s.clone();
