@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use mqtt_proto::ReasonCode;
 
 use crate::error::Error;
+use crate::events::EventQueue;
 use crate::wait::block_until;
+use mqtt_session::{Event, OperationId};
 
 /// How a publish, subscribe or unsubscribe ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +38,38 @@ struct SlotState {
     /// The result was handed out.
     taken: bool,
     waker: Option<Waker>,
+    /// Where the outcome goes if the handle is dropped with it untaken.
+    orphan: Option<Orphan>,
+    /// The handle was dropped.
+    dropped: bool,
+}
+
+/// The event stream an outcome goes to when its handle was dropped before taking it.
+struct Orphan {
+    id: OperationId,
+    events: Arc<EventQueue>,
+    successes: bool,
+}
+
+impl Orphan {
+    /// Puts `result` on the event stream as the session's event: a failure always, a
+    /// success if asked for.
+    fn deliver(self, result: Result<Completion, Error>) {
+        let id = self.id;
+        let event = match result {
+            Err(Error::Operation(error)) => Event::OperationFailed { id, error },
+            _ if !self.successes => return,
+            Ok(Completion::Published(reason_code)) => Event::PublishCompleted { id, reason_code },
+            Ok(Completion::Subscribed(reason_codes)) => {
+                Event::SubscribeCompleted { id, reason_codes }
+            }
+            Ok(Completion::Unsubscribed(reason_codes)) => {
+                Event::UnsubscribeCompleted { id, reason_codes }
+            }
+            _ => return,
+        };
+        self.events.push_all(&mut vec![event]);
+    }
 }
 
 /// The one place an operation's outcome is written to (by the engine) and read from (by
@@ -108,6 +142,14 @@ impl Slot {
         let waker = {
             let mut s = self.lock();
             if s.result.is_some() || s.taken {
+                return;
+            }
+            if s.dropped {
+                let orphan = s.orphan.take();
+                drop(s);
+                if let Some(o) = orphan {
+                    o.deliver(result);
+                }
                 return;
             }
             s.result = Some(result);
@@ -198,6 +240,16 @@ impl Reply {
         self.0.accept();
     }
 
+    /// Operation `id`'s outcome goes to `events` (a failure, or with `successes` any
+    /// outcome) if its handle is dropped before taking it.
+    pub(crate) fn orphan_to(&self, id: OperationId, events: Arc<EventQueue>, successes: bool) {
+        self.0.lock().orphan = Some(Orphan {
+            id,
+            events,
+            successes,
+        });
+    }
+
     /// Writes the outcome (the first one counts).
     pub fn complete(&self, result: Result<Completion, Error>) {
         self.0.complete(result);
@@ -235,6 +287,29 @@ impl std::fmt::Debug for Pending {
         f.debug_struct("Pending")
             .field("done", &self.slot.is_done())
             .finish()
+    }
+}
+
+impl Drop for Pending {
+    /// An outcome that arrived but was not taken goes to the event stream, as the engine
+    /// sends the outcome of a dropped handle: each outcome is delivered once.
+    fn drop(&mut self) {
+        let (result, orphan) = {
+            let mut s = self.slot.lock();
+            s.dropped = true;
+            if s.taken {
+                return;
+            }
+            let Some(result) = s.result.take() else {
+                // The outcome comes later: `Slot::complete` delivers it.
+                return;
+            };
+            s.taken = true;
+            (result, s.orphan.take())
+        };
+        if let Some(o) = orphan {
+            o.deliver(result);
+        }
     }
 }
 
@@ -396,6 +471,45 @@ mod tests {
         assert_eq!(index, 0);
         assert!(matches!(outcome, Err(Error::Closed)));
         assert!(Pending::wait_any(&mut Vec::new(), None).is_none());
+    }
+
+    #[test]
+    fn an_outcome_whose_handle_was_dropped_goes_to_the_event_stream_once() {
+        let refused = || Err(Error::Operation(mqtt_session::OperationError::Dropped));
+        for outcome_first in [true, false] {
+            let events = EventQueue::new(8);
+            let (reply, pending) = Reply::new();
+            reply.orphan_to(OperationId(7), events.clone(), false);
+            if outcome_first {
+                reply.complete(refused());
+                drop(pending);
+            } else {
+                drop(pending);
+                reply.complete(refused());
+            }
+            drop(reply);
+            assert!(matches!(
+                events.try_next(),
+                Some(Event::OperationFailed {
+                    id: OperationId(7),
+                    ..
+                })
+            ));
+            assert!(events.try_next().is_none(), "once");
+        }
+        // Taken by its handle: not on the stream; a success without `successes`: neither.
+        let events = EventQueue::new(8);
+        let (reply, pending) = Reply::new();
+        reply.orphan_to(OperationId(8), events.clone(), false);
+        reply.complete(refused());
+        assert!(pending.try_result().is_some());
+        drop(pending);
+        let (reply2, pending2) = Reply::new();
+        reply2.orphan_to(OperationId(9), events.clone(), false);
+        reply2.complete(Ok(Completion::Published(ReasonCode::Success)));
+        drop(pending2);
+        assert!(events.try_next().is_none());
+        drop((reply, reply2));
     }
 
     #[test]
