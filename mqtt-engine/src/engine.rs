@@ -20,6 +20,7 @@ use crate::events::EventQueue;
 use crate::options::{ClientOptions, DriverOptions};
 use crate::outgoing::Outgoing;
 use crate::stack::Stack;
+use crate::store::SessionStore;
 use crate::tls::TlsOptions;
 use crate::url::BrokerUrl;
 
@@ -104,6 +105,8 @@ pub struct Engine {
     read_size: usize,
     now: Instant,
     finished: bool,
+    /// [`ClientOptions::store`]: where the session's changes go.
+    store: Option<Box<dyn SessionStore>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -121,7 +124,7 @@ impl Engine {
     /// An engine for `options`; returns what the driver needs to open connections, and
     /// the event queue to hand to the application's iterator or stream.
     pub fn new(options: ClientOptions) -> Result<(Engine, DriverOptions, Arc<EventQueue>), Error> {
-        let (options, driver) = options.into_parts();
+        let (mut options, driver) = options.into_parts();
         let first_url =
             BrokerUrl::parse(options.session.servers.first().map_or("", String::as_str))?;
         if first_url.scheme.is_tls() {
@@ -130,8 +133,25 @@ impl Engine {
         }
         let events = EventQueue::new(options.event_buffer);
         let admission = Admission::new(options.session.protocol_version);
+        let mut store = options.store.take();
+        let stored = match store.as_mut() {
+            Some(store) => store.load()?,
+            None => None,
+        };
+        let session = match stored {
+            Some(state) => {
+                log::info!(
+                    "resuming the stored session ({} in flight, {} queued)",
+                    state.in_flight.len(),
+                    state.queued.len()
+                );
+                Session::restore(options.session, state)
+            }
+            None => Session::new(options.session),
+        };
         let engine = Engine {
-            session: Session::new(options.session),
+            session,
+            store,
             tls: options.tls,
             ws_headers: options.ws_headers,
             completion_events: options.completion_events,
@@ -206,6 +226,7 @@ impl Engine {
                         if qos == QoS::AtMostOnce {
                             done.complete(Ok(Completion::Sent));
                         } else {
+                            done.orphan_to(id, self.events.clone(), self.completion_events);
                             self.waiters.insert(id, done);
                         }
                     }
@@ -272,6 +293,7 @@ impl Engine {
         match result {
             Ok(id) => {
                 done.accept();
+                done.orphan_to(id, self.events.clone(), self.completion_events);
                 self.waiters.insert(id, done);
             }
             Err(e) => done.complete(Err(e.into())),
@@ -596,6 +618,8 @@ impl Engine {
     /// events out in one go.
     fn pump(&mut self) {
         loop {
+            // The store first: nothing below reports or acknowledges what it has not.
+            self.persist();
             let mut more = false;
             while let Some(action) = self.session.poll_action() {
                 more = true;
@@ -621,6 +645,36 @@ impl Engine {
             self.admission.update(&self.session);
         }
         self.events.push_all(&mut self.handout);
+    }
+
+    /// Hands the session's changes to the store and commits them.
+    fn persist(&mut self) {
+        let Some(store) = self.store.as_mut() else {
+            // A journal turned on without a store: nobody keeps the records.
+            while self.session.poll_state_change().is_some() {}
+            return;
+        };
+        let mut changed = false;
+        while let Some(change) = self.session.poll_state_change() {
+            changed = true;
+            if let Err(e) = store.append(&change) {
+                return self.store_failed(e);
+            }
+        }
+        if changed && let Err(e) = store.commit() {
+            self.store_failed(e);
+        }
+    }
+
+    /// The store cannot keep the state: the client stops (as on `close`), so that
+    /// nothing is acknowledged or reported that a restart would not know of.
+    fn store_failed(&mut self, e: std::io::Error) {
+        log::error!("the session store failed ({e}): closing the client");
+        self.store = None;
+        self.request_close(false);
+        let _ = self
+            .session
+            .disconnect(self.now, DisconnectOptions::default());
     }
 
     fn open(&mut self, server: &str) {

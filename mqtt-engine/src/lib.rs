@@ -86,6 +86,7 @@ mod outgoing;
 pub mod prelude;
 pub mod request;
 mod stack;
+pub mod store;
 mod tls;
 mod transport;
 mod url;

@@ -9,6 +9,7 @@ use mqtt_proto::{MqttString, ProtocolVersion, Will};
 use mqtt_session::{Options, ReconnectPolicy};
 
 use crate::error::Error;
+use crate::store::SessionStore;
 use crate::tls::TlsOptions;
 use crate::transport::{AsyncConnector, Connector, CustomConnector};
 
@@ -69,6 +70,7 @@ pub struct ClientOptions {
     pub(crate) connect_timeout: Duration,
     pub(crate) event_buffer: usize,
     pub(crate) completion_events: bool,
+    pub(crate) store: Option<Box<dyn SessionStore>>,
 }
 
 /// What a driver keeps of the options to open connections (the rest goes to the
@@ -92,6 +94,7 @@ impl std::fmt::Debug for ClientOptions {
             .field("connect_timeout", &self.connect_timeout)
             .field("event_buffer", &self.event_buffer)
             .field("completion_events", &self.completion_events)
+            .field("store", &self.store.as_ref().map(|_| "set"))
             .finish()
     }
 }
@@ -114,6 +117,7 @@ impl ClientOptions {
             connect_timeout: Duration::from_secs(10),
             event_buffer: DEFAULT_EVENT_BUFFER,
             completion_events: false,
+            store: None,
         })
     }
 
@@ -132,6 +136,7 @@ impl ClientOptions {
             connect_timeout,
             event_buffer,
             completion_events,
+            store,
         } = self;
         (
             ClientOptions {
@@ -142,6 +147,7 @@ impl ClientOptions {
                 connect_timeout,
                 event_buffer,
                 completion_events,
+                store,
             },
             DriverOptions {
                 connector,
@@ -289,6 +295,27 @@ impl ClientOptions {
     /// acknowledgements of fire-and-forget publishes on the event stream.
     pub fn completion_events(mut self, all: bool) -> ClientOptions {
         self.completion_events = all;
+        self
+    }
+
+    /// Keeps the session state in `store`, so that QoS 1/2 messages survive a crash of
+    /// the process: started with a store that holds a state, the client resumes that
+    /// session (clean start off) and re-sends what was in flight; every change is handed
+    /// to the store, and committed before completions are reported and acknowledgements
+    /// written (see [`crate::store`]).
+    ///
+    /// ```no_run
+    /// use mqtt_engine::{ClientOptions, store::{Durability, FileStore}};
+    /// let options = ClientOptions::new("mqtt://127.0.0.1", "sensor-1")?
+    ///     .store(FileStore::open("/var/lib/sensor/mqtt", Durability::EveryCommit)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// The broker must keep the session too: under 5.0 set a session expiry
+    /// (`session_expiry`), under 3.1.1 `clean_start(false)`.
+    pub fn store(mut self, store: impl SessionStore) -> ClientOptions {
+        self.store = Some(Box::new(store));
+        self.session.journal = true;
         self
     }
 

@@ -5,6 +5,7 @@
 pub use crate::completion::{Completion, Pending};
 pub use crate::error::Error;
 pub use crate::options::ClientOptions;
+pub use crate::store::{Durability, FileStore, MemoryStore, SessionStore};
 pub use crate::tls::TlsOptions;
 pub use crate::url::{BrokerUrl, Scheme};
 

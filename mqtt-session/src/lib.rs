@@ -200,5 +200,5 @@ pub use session::Session;
 pub use session::connection::DisconnectOptions;
 pub use session::{InFlight, Queued, Request, Stage};
 pub use state::SessionState;
-pub use state_format::{STATE_FORMAT, StateError};
+pub use state_format::{STATE_FORMAT, StateError, crc32};
 pub use time::Instant;

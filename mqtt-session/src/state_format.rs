@@ -552,8 +552,9 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// CRC-32 (IEEE 802.3, reflected, as zlib's), byte-wise with a table built at compile time.
-fn crc32(bytes: &[u8]) -> u32 {
+/// CRC-32 (IEEE 802.3, reflected, as zlib's), byte-wise with a table built at compile
+/// time: the checksum of the stored forms, for a store to frame its records with too.
+pub fn crc32(bytes: &[u8]) -> u32 {
     const TABLE: [u32; 256] = {
         let mut table = [0u32; 256];
         let mut i = 0;

@@ -33,6 +33,22 @@
 //! or for whichever comes first of a completion and an event (a lost connection, a
 //! message), use [`Pending::wait_any`] or [`Events::wait_with`]. See [`Client`] for
 //! which thread does what, and what a custom transport costs.
+//!
+//! # Persistence
+//!
+//! QoS 1/2 messages in flight, queued messages and incoming QoS 2 state survive a crash
+//! of the process with a store; the next start resumes the session and re-sends:
+//!
+//! ```no_run
+//! use mqtt_std::{ClientOptions, Durability, FileStore};
+//! let options = ClientOptions::new("mqtt://127.0.0.1", "sensor-1")?
+//!     .clean_start(false).session_expiry(3600)
+//!     .store(FileStore::open("/var/lib/sensor/mqtt", Durability::EveryCommit)?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A completion is reported only once the store has its record as durably as the
+//! [`Durability`] says (`EveryCommit`: on the disk, one `fsync` per round of work).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
