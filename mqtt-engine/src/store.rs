@@ -37,6 +37,10 @@ pub trait SessionStore: Send + 'static {
 }
 
 /// When [`FileStore`] forces its writes to the disk (`fsync`).
+///
+/// Measured (`benches/README.md`, "What persistence costs"; mqtt-std, QoS 1, 64 B, to a
+/// local mosquitto): no store 82 000 messages/s; `Never` 80 000; `Every(10 ms)` 80 000;
+/// `EveryCommit` 4 600 (one `fsync` of about 220 µs per round of work on that disk).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Durability {
