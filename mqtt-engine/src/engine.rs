@@ -221,14 +221,23 @@ impl Engine {
             Command::Publish { message, done } => {
                 let qos = message.qos;
                 match self.session.publish(now, message) {
-                    Ok(id) => {
+                    Ok(_) if qos == QoS::AtMostOnce => {
                         done.accept();
-                        if qos == QoS::AtMostOnce {
-                            done.complete(Ok(Completion::Sent));
-                        } else {
-                            done.orphan_to(id, self.events.clone(), self.completion_events);
+                        done.complete(Ok(Completion::Sent));
+                    }
+                    Ok(id) => {
+                        done.orphan_to(id, self.events.clone(), self.completion_events);
+                        if self.store.is_some() {
+                            // Accepted once the store has it (after `pump` below).
                             self.waiters.insert(id, done);
+                            self.pump();
+                            if let Some(slot) = self.waiters.get(&id) {
+                                slot.accept();
+                            }
+                            return;
                         }
+                        done.accept();
+                        self.waiters.insert(id, done);
                     }
                     Err(e) => done.complete(Err(e.into())),
                 }

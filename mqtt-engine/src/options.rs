@@ -311,6 +311,10 @@ impl ClientOptions {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
+    /// With a store, a QoS 1/2 publish is accepted (`Pending::wait_accepted` returns)
+    /// once the store holds it: an application that records its progress after that
+    /// loses nothing to a crash.
+    ///
     /// The broker must keep the session too: under 5.0 set a session expiry
     /// (`session_expiry`), under 3.1.1 `clean_start(false)`.
     pub fn store(mut self, store: impl SessionStore) -> ClientOptions {
