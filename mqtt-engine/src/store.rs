@@ -115,14 +115,16 @@ const LOG_MAGIC: &[u8; 6] = b"MQTTSL";
 /// The log is compacted into a new snapshot once it holds this many bytes.
 const COMPACT_AT: u64 = 4 * 1024 * 1024;
 
-/// A [`SessionStore`] in a directory: `state` (a snapshot) and `log` (the changes since,
-/// each record framed with its length and a CRC-32).
+/// A [`SessionStore`] in a directory: `state` (a snapshot: magic, generation, a CRC-32 of
+/// both, the state's stored form) and `log` (the changes since, each record framed with
+/// its length and a CRC-32).
 ///
 /// Crash safety: a record cut short or damaged ends the log when it is read (the last
 /// complete record wins, and the log is truncated there before new records follow); a
-/// snapshot is written to a temporary file and renamed over the old one; the log names
-/// the snapshot generation it follows, so a log left from before a compaction that
-/// crashed halfway is not replayed twice.
+/// snapshot is written to a temporary file and renamed over the old one, which is kept
+/// as `state.prev`: a damaged snapshot falls back to it (the state of the compaction
+/// before); the log names the snapshot generation it follows, so a log left from before
+/// a compaction that crashed halfway is not replayed twice.
 #[derive(Debug)]
 pub struct FileStore {
     dir: PathBuf,
@@ -160,18 +162,21 @@ impl FileStore {
         self.dir.join(name)
     }
 
-    /// Reads the snapshot: its generation and state.
-    fn read_snapshot(&self) -> io::Result<Option<(u64, SessionState)>> {
-        let bytes = match fs::read(self.path("state")) {
+    /// Reads a snapshot file: its generation and state.
+    fn read_snapshot(&self, name: &str) -> io::Result<Option<(u64, SessionState)>> {
+        let bytes = match fs::read(self.path(name)) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
-        if bytes.len() < 14 || &bytes[..6] != SNAPSHOT_MAGIC {
+        if bytes.len() < 18 || &bytes[..6] != SNAPSHOT_MAGIC {
             return Err(invalid("the snapshot file is not a session snapshot"));
         }
+        if crc32(&bytes[..14]) != u32::from_be_bytes(bytes[14..18].try_into().unwrap_or_default()) {
+            return Err(invalid("the snapshot's header fails its checksum"));
+        }
         let generation = u64::from_be_bytes(bytes[6..14].try_into().unwrap_or_default());
-        let state = SessionState::decode(&bytes[14..]).map_err(|e| invalid(&e.to_string()))?;
+        let state = SessionState::decode(&bytes[18..]).map_err(|e| invalid(&e.to_string()))?;
         Ok(Some((generation, state)))
     }
 
@@ -217,9 +222,15 @@ impl FileStore {
         let mut snapshot = BytesMut::new();
         snapshot.extend_from_slice(SNAPSHOT_MAGIC);
         snapshot.extend_from_slice(&generation.to_be_bytes());
+        let header_crc = crc32(&snapshot);
+        snapshot.extend_from_slice(&header_crc.to_be_bytes());
         self.state
             .encode(&mut snapshot)
             .map_err(|e| invalid(&e.to_string()))?;
+        // The current snapshot, if it is good, becomes the fallback.
+        if matches!(self.read_snapshot("state"), Ok(Some(_))) {
+            fs::rename(self.path("state"), self.path("state.prev"))?;
+        }
         write_atomically(&self.dir, "state", &snapshot)?;
         let mut header = Vec::from(&LOG_MAGIC[..]);
         header.extend_from_slice(&generation.to_be_bytes());
@@ -235,7 +246,23 @@ impl FileStore {
 
 impl SessionStore for FileStore {
     fn load(&mut self) -> io::Result<Option<SessionState>> {
-        let (generation, mut state, had) = match self.read_snapshot()? {
+        // A damaged snapshot falls back to the one before it (the log, which follows the
+        // damaged one, is then not replayed: its generation differs).
+        let snapshot = match self.read_snapshot("state") {
+            Ok(Some(s)) => Some(s),
+            Ok(None) => self.read_snapshot("state.prev").ok().flatten(),
+            Err(e) => match self.read_snapshot("state.prev") {
+                Ok(Some(prev)) => {
+                    log::error!(
+                        "session store {}: the snapshot is damaged ({e}); resuming from the one before it",
+                        self.dir.display()
+                    );
+                    Some(prev)
+                }
+                _ => return Err(e),
+            },
+        };
+        let (generation, mut state, had) = match snapshot {
             Some((g, s)) => (g, s, true),
             None => (0, SessionState::default(), false),
         };

@@ -149,3 +149,43 @@ fn a_log_from_before_a_compaction_is_not_replayed_onto_the_new_snapshot() {
     assert_eq!(state.in_flight.len(), 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_damaged_snapshot_falls_back_to_the_one_before_it() {
+    let dir = tempdir("damaged-snapshot");
+    {
+        let mut store = open(&dir);
+        store.load().unwrap();
+        store.append(&in_flight(1, 1)).unwrap();
+        store.commit().unwrap();
+    }
+    // Each load compacts: the snapshot it writes becomes the next one's fallback.
+    let first = open(&dir).load().unwrap().unwrap();
+    assert_eq!(first.in_flight.len(), 1);
+    {
+        let mut store = open(&dir);
+        store.load().unwrap();
+        store.append(&in_flight(2, 2)).unwrap();
+        store.commit().unwrap();
+    }
+    let both = open(&dir).load().unwrap().unwrap();
+    assert_eq!(both.in_flight.len(), 2);
+    let good = std::fs::read(dir.join("state")).unwrap();
+    for at in 0..good.len() {
+        let case = tempdir("damaged-snapshot-case");
+        std::fs::create_dir_all(&case).unwrap();
+        for name in ["state.prev", "log"] {
+            std::fs::copy(dir.join(name), case.join(name)).unwrap();
+        }
+        let mut bad = good.clone();
+        bad[at] ^= 0x21;
+        std::fs::write(case.join("state"), &bad).unwrap();
+        let loaded = open(&case).load().unwrap().expect("the fallback");
+        assert_eq!(
+            loaded, first,
+            "byte {at} of the snapshot damaged: the state of the snapshot before it"
+        );
+        std::fs::remove_dir_all(&case).unwrap();
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
