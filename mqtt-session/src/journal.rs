@@ -27,8 +27,11 @@ pub enum StateChange {
         /// Where it is now.
         entry: Option<StoredMessage>,
     },
-    /// An incoming QoS 2 message was delivered and awaits PUBREL (`true`), or its
-    /// PUBREL came or the session was lost (`false`).
+    /// An incoming QoS 2 message was delivered and accepted, and awaits PUBREL (`true`),
+    /// or its PUBREL came or the session was lost (`false`). Accepted means acknowledged:
+    /// at once with auto-ack; with manual acknowledgements, when the application
+    /// acknowledges it with a success reason code. So a message handed to the application
+    /// but not acknowledged before a crash is handed over again after the restart.
     IncomingQos2 {
         /// Its packet identifier.
         packet_id: PacketId,

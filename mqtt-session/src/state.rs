@@ -49,7 +49,10 @@ pub struct SessionState {
     pub in_flight: Vec<InFlight>,
     /// Messages waiting to be sent.
     pub queued: Vec<Queued>,
-    /// Incoming QoS 2 packet identifiers delivered and waiting for PUBREL.
+    /// Incoming QoS 2 packet identifiers delivered, accepted by the application (or
+    /// automatically) and waiting for PUBREL. A message delivered but not yet
+    /// acknowledged (manual acknowledgements) is not here: a client restored from this
+    /// state is given it again when the server re-sends it.
     pub incoming_qos2: Vec<PacketId>,
     /// SUBSCRIBE / UNSUBSCRIBE requests not yet acknowledged, with their operations.
     pub requests: Vec<(Option<OperationId>, Request)>,
@@ -76,12 +79,7 @@ impl Session {
                 })
                 .collect(),
             queued: self.outbound.queue.iter().cloned().collect(),
-            incoming_qos2: self
-                .inbound
-                .qos2
-                .iter()
-                .filter_map(|&id| PacketId::new(id))
-                .collect(),
+            incoming_qos2: self.inbound.stored_qos2().collect(),
             requests: self
                 .subscriptions
                 .pending

@@ -224,3 +224,102 @@ fn a_record_of_the_largest_operation_applies() {
     let read = StateChange::decode(&stored).unwrap();
     state.apply(read);
 }
+
+/// Delivers `publish` to `h` and returns the messages handed to the application.
+fn delivered(h: &mut Harness, publish: Publish) -> Vec<mqtt_session::IncomingMessage> {
+    h.receive(publish);
+    h.take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            mqtt_session::Event::Message(m) => Some(m),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A restored session, connected to a server that kept the session.
+fn restored(state: SessionState, auto_ack: bool) -> Harness {
+    let mut o = journaled(ProtocolVersion::V5);
+    o.auto_ack = auto_ack;
+    let mut h = Harness::from_session(Session::restore(o, state));
+    let mut present = ConnAck::new(ReasonCode::Success);
+    present.session_present = true;
+    h.connect_with(present);
+    h.sent();
+    h
+}
+
+// [MQTT-4.3.3-10]: a QoS 2 message is delivered once; across a process restart, "once"
+// counts from the application's acknowledgement, the moment it is recorded.
+#[test]
+fn with_manual_acks_an_incoming_qos2_message_is_recorded_when_the_application_acknowledges_it() {
+    let mut o = journaled(ProtocolVersion::V5);
+    o.auto_ack = false;
+    let mut h = Harness::new(o);
+    h.connect();
+    changes(&mut h);
+    let id = mqtt_proto::PacketId::new(9);
+    let incoming = message("a/b", QoS::ExactlyOnce).with_qos(QoS::ExactlyOnce, id);
+    let mut got = delivered(&mut h, incoming.clone());
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        changes(&mut h),
+        vec![],
+        "nothing is recorded before the ack"
+    );
+    let before_ack = h.session.state();
+    assert!(before_ack.incoming_qos2.is_empty());
+
+    // Killed before the acknowledgement: the server re-sends it (DUP) and the restored
+    // client hands it over again.
+    let mut resent = incoming.clone();
+    resent.dup = true;
+    let mut again = restored(before_ack, false);
+    assert_eq!(delivered(&mut again, resent.clone()).len(), 1);
+    assert!(
+        again.sent().is_empty(),
+        "no PUBREC before the application acknowledges"
+    );
+
+    // Acknowledged: recorded, and the PUBREC goes out after the record.
+    let token = got.pop().unwrap().ack.unwrap();
+    h.session
+        .acknowledge(h.now, token, ReasonCode::Success)
+        .unwrap();
+    h.drain();
+    assert_eq!(
+        changes(&mut h),
+        vec![StateChange::IncomingQos2 {
+            packet_id: id.unwrap(),
+            awaiting_pubrel: true
+        }]
+    );
+    assert!(matches!(h.sent().as_slice(), [Packet::PubRec(_)]));
+    let after_ack = h.session.state();
+    assert_eq!(after_ack.incoming_qos2, vec![id.unwrap()]);
+
+    // Killed after it: the re-send is answered, not handed over again.
+    let mut again = restored(after_ack, false);
+    assert!(delivered(&mut again, resent).is_empty());
+    assert!(matches!(again.sent().as_slice(), [Packet::PubRec(_)]));
+}
+
+#[test]
+fn a_refused_incoming_qos2_message_is_never_recorded() {
+    let mut o = journaled(ProtocolVersion::V5);
+    o.auto_ack = false;
+    let mut h = Harness::new(o);
+    h.connect();
+    changes(&mut h);
+    let id = mqtt_proto::PacketId::new(10);
+    let mut got = delivered(
+        &mut h,
+        message("a/b", QoS::ExactlyOnce).with_qos(QoS::ExactlyOnce, id),
+    );
+    let token = got.pop().unwrap().ack.unwrap();
+    h.session
+        .acknowledge(h.now, token, ReasonCode::UnspecifiedError)
+        .unwrap();
+    assert_eq!(changes(&mut h), vec![]);
+    assert!(h.session.state().incoming_qos2.is_empty());
+}

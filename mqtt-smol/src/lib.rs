@@ -50,6 +50,12 @@
 //!
 //! A completion is reported only once the store has its record as durably as the
 //! [`Durability`] says (`EveryCommit`: on the disk, one `fsync` per round of work).
+//!
+//! An incoming QoS 2 message is recorded as received when it is accepted: at once with
+//! auto-ack, so one handed over in the instant before a crash is lost to the
+//! application; with [`manual_acks`](ClientOptions::manual_acks), when the application
+//! acknowledges it, so one not acknowledged before a crash is handed over again after
+//! the restart, and one acknowledged never is.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

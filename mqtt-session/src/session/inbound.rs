@@ -63,9 +63,18 @@ impl Inbound {
         self.qos2_here.clear();
     }
 
-    /// A QoS 2 message was delivered: its identifier awaits PUBREL.
-    fn record_qos2(&mut self, id: PacketId) {
-        if self.qos2.insert(id.get()) {
+    /// A QoS 2 message was delivered: its identifier awaits PUBREL. It is recorded for a
+    /// store only once the application accepts it ([`Inbound::accepted_qos2`]): until
+    /// then a restarted client must be given the message again.
+    fn hold_qos2(&mut self, id: PacketId) {
+        self.qos2.insert(id.get());
+    }
+
+    /// The application (or auto-ack) accepted a delivered QoS 2 message: from now on the
+    /// store holds its identifier, so the message is never delivered again, even by a
+    /// client restarted from the store.
+    fn accepted_qos2(&mut self, id: PacketId) {
+        if self.qos2.contains(&id.get()) {
             self.journal.record(|| StateChange::IncomingQos2 {
                 packet_id: id,
                 awaiting_pubrel: true,
@@ -73,10 +82,29 @@ impl Inbound {
         }
     }
 
-    /// A QoS 2 exchange ended; whether its identifier was held.
-    fn release_qos2(&mut self, id: PacketId) -> bool {
+    /// Whether the QoS 2 message `id` was delivered and not accepted (not acknowledged
+    /// yet, or refused and its PUBREC not sent yet), so the store does not hold it.
+    fn unaccepted(&self, id: u16) -> bool {
+        self.owed.iter().any(|a| {
+            a.packet_id.get() == id
+                && a.qos == QoS::ExactlyOnce
+                && a.reason.is_none_or(|r| r.is_error())
+        })
+    }
+
+    /// The identifiers a store holds: delivered and accepted, awaiting PUBREL.
+    pub(crate) fn stored_qos2(&self) -> impl Iterator<Item = PacketId> + '_ {
+        self.qos2
+            .iter()
+            .filter(|&&id| !self.unaccepted(id))
+            .filter_map(|&id| PacketId::new(id))
+    }
+
+    /// A QoS 2 exchange ended; whether its identifier was held. `recorded`: whether the
+    /// store holds it (the message was accepted), so that its end is recorded too.
+    fn release_qos2(&mut self, id: PacketId, recorded: bool) -> bool {
         let held = self.qos2.remove(&id.get());
-        if held {
+        if held && recorded {
             self.journal.record(|| StateChange::IncomingQos2 {
                 packet_id: id,
                 awaiting_pubrel: false,
@@ -87,7 +115,8 @@ impl Inbound {
 
     /// The server has no session: forget everything.
     pub(crate) fn clear(&mut self) {
-        for id in self.qos2.iter().filter_map(|&id| PacketId::new(id)) {
+        let stored: IdSet = self.stored_qos2().map(PacketId::get).collect();
+        for id in stored.iter().filter_map(|&id| PacketId::new(id)) {
             self.journal.record(|| StateChange::IncomingQos2 {
                 packet_id: id,
                 awaiting_pubrel: false,
@@ -151,7 +180,7 @@ impl Session {
             return Err(ProtocolViolation::ReceiveMaximumExceeded);
         }
         if publish.qos == QoS::ExactlyOnce {
-            self.inbound.record_qos2(packet_id);
+            self.inbound.hold_qos2(packet_id);
             self.inbound.qos2_here.insert(packet_id.get());
         }
         self.inbound.owed.push_back(OwedAck {
@@ -212,6 +241,11 @@ impl Session {
     /// [`Options::acknowledgement_timeout`](crate::Options::acknowledgement_timeout) bounds
     /// how long one message may hold them.
     ///
+    /// With a store ([`Options::journal`](crate::Options::journal)), acknowledging a QoS 2
+    /// message is what records it as received: one not acknowledged before the process
+    /// ends is delivered again by a client restored from the store (the server re-sends
+    /// it), one acknowledged never is.
+    ///
     /// The token is used up, except when the reason code is refused: then it comes back in
     /// the [`AcknowledgeError`], to acknowledge again with a valid one.
     pub fn acknowledge(
@@ -258,6 +292,9 @@ impl Session {
             })
         {
             a.reason = Some(reason);
+            if a.qos == QoS::ExactlyOnce && !reason.is_error() {
+                self.inbound.accepted_qos2(packet_id);
+            }
         }
         self.flush_acks(now);
     }
@@ -292,15 +329,22 @@ impl Session {
             ReasonCode::Success
         };
         let mut expired = false;
+        let mut accepted = IdSet::default();
         for a in self.inbound.owed.iter_mut() {
             if a.reason.is_none() && now >= a.delivered_at + timeout {
                 a.reason = Some(reason_code);
                 expired = true;
+                if a.qos == QoS::ExactlyOnce && !reason_code.is_error() {
+                    accepted.insert(a.packet_id.get());
+                }
                 self.events.push_back(Event::AcknowledgementTimedOut {
                     packet_id: a.packet_id,
                     reason_code,
                 });
             }
+        }
+        for id in accepted.iter().filter_map(|&id| PacketId::new(id)) {
+            self.inbound.accepted_qos2(id);
         }
         if expired {
             self.flush_acks(now);
@@ -326,7 +370,8 @@ impl Session {
             let sent = if qos == QoS::ExactlyOnce {
                 if reason.is_error() {
                     // [MQTT-4.3.3-9]: after a failing PUBREC the identifier is free.
-                    self.inbound.release_qos2(packet_id);
+                    // Never accepted, so never recorded.
+                    self.inbound.release_qos2(packet_id, false);
                     self.inbound.qos2_here.remove(&packet_id.get());
                     if connection != self.connection {
                         // Delivered on an earlier connection: the server may have re-sent
@@ -366,7 +411,7 @@ impl Session {
         // [MQTT-4.3.3-11]: PUBCOMP with the same identifier; [MQTT-4.3.3-12]: then the
         // identifier is free. An unknown one is answered with 0x92 (5.0).
         self.inbound.qos2_here.remove(&id.get());
-        let code = if self.inbound.release_qos2(id) || !self.version().is_v5() {
+        let code = if self.inbound.release_qos2(id, true) || !self.version().is_v5() {
             ReasonCode::Success
         } else {
             ReasonCode::PacketIdentifierNotFound
