@@ -154,10 +154,8 @@ impl Decoder {
         let view = PacketView::decode_body(&header, body, self.version)?;
         if let Some(sender) = self.sender {
             match &view {
-                PacketView::Packet(packet) => self.check_sender(packet)?,
-                PacketView::Publish(p) => {
-                    crate::packet::publish::check_sender(&p.properties, sender)?
-                }
+                PacketView::Other(packet) => self.check_sender(packet)?,
+                view => view.check_sender(sender)?,
             }
         }
         Ok(Some((view, size)))

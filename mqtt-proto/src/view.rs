@@ -29,11 +29,15 @@
 //! # Ok::<(), mqtt_proto::DecodeError>(())
 //! ```
 
+use alloc::boxed::Box;
 use bytes::Bytes;
 
 use crate::error::DecodeError;
 use crate::packet::publish::{PublishHead, check_topic_or_alias, topic_error};
-use crate::packet::{FixedHeader, Packet, PacketType, Publish, PublishProperties};
+use crate::packet::{
+    FixedHeader, Packet, PacketType, PubAck, PubComp, PubRec, PubRel, Publish, PublishProperties,
+    Role,
+};
 use crate::packet_id::PacketId;
 use crate::properties::Properties;
 use crate::topic::TopicName;
@@ -124,15 +128,33 @@ impl PublishView<'_> {
 }
 
 /// A received packet, borrowed where that saves work: see the [module](self) docs.
+///
+/// It is small (48 bytes on a 64-bit target), because a stream of views is returned one
+/// by one: the packets a data path carries (PUBLISH, the acknowledgements, PINGREQ and
+/// PINGRESP) are held in place, without allocating; the rare rest are boxed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PacketView<'a> {
     /// A PUBLISH, borrowing topic and payload.
     Publish(PublishView<'a>),
-    /// Any other packet, owned. A two-byte acknowledgement (every 3.1.1 one, and a 5.0
-    /// one with reason Success and no properties) is built without allocating; other
-    /// packets are decoded from a copy of their bytes (they are rare on a data path).
-    Packet(Packet),
+    /// PUBACK, owned. In its two-byte form (every 3.1.1 one, and a 5.0 one with reason
+    /// Success and no properties) it is built without allocating; one with properties
+    /// has them decoded into an owned block.
+    PubAck(PubAck),
+    /// PUBREC, owned, as [`PacketView::PubAck`].
+    PubRec(PubRec),
+    /// PUBREL, owned, as [`PacketView::PubAck`].
+    PubRel(PubRel),
+    /// PUBCOMP, owned, as [`PacketView::PubAck`].
+    PubComp(PubComp),
+    /// PINGREQ.
+    PingReq,
+    /// PINGRESP.
+    PingResp,
+    /// Any other packet (CONNECT, CONNACK, SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK,
+    /// DISCONNECT, AUTH), owned and boxed, decoded from a copy of its bytes: they are
+    /// rare on a data path.
+    Other(Box<Packet>),
 }
 
 impl<'a> PacketView<'a> {
@@ -174,7 +196,7 @@ impl<'a> PacketView<'a> {
         if body.len() == 2
             && let Some(ack) = crate::decoder::short_ack(header, body)
         {
-            return Ok(PacketView::Packet(ack));
+            return Ok(PacketView::from_packet(ack));
         }
         PacketView::decode_owned(header, body, version)
     }
@@ -186,22 +208,65 @@ impl<'a> PacketView<'a> {
         body: &[u8],
         version: ProtocolVersion,
     ) -> Result<PacketView<'a>, DecodeError> {
-        Packet::decode_body(header, Bytes::copy_from_slice(body), version).map(PacketView::Packet)
+        Packet::decode_body(header, Bytes::copy_from_slice(body), version)
+            .map(PacketView::from_packet)
+    }
+
+    /// The view of an owned packet other than PUBLISH.
+    #[inline]
+    fn from_packet(packet: Packet) -> PacketView<'a> {
+        match packet {
+            Packet::PubAck(a) => PacketView::PubAck(a),
+            Packet::PubRec(a) => PacketView::PubRec(a),
+            Packet::PubRel(a) => PacketView::PubRel(a),
+            Packet::PubComp(a) => PacketView::PubComp(a),
+            Packet::PingReq => PacketView::PingReq,
+            Packet::PingResp => PacketView::PingResp,
+            other => PacketView::Other(Box::new(other)),
+        }
     }
 
     /// The packet's type.
     pub fn packet_type(&self) -> PacketType {
         match self {
             PacketView::Publish(_) => PacketType::Publish,
-            PacketView::Packet(p) => p.packet_type(),
+            PacketView::PubAck(_) => PacketType::PubAck,
+            PacketView::PubRec(_) => PacketType::PubRec,
+            PacketView::PubRel(_) => PacketType::PubRel,
+            PacketView::PubComp(_) => PacketType::PubComp,
+            PacketView::PingReq => PacketType::PingReq,
+            PacketView::PingResp => PacketType::PingResp,
+            PacketView::Other(p) => p.packet_type(),
         }
+    }
+
+    /// Checks what only one side may send, as [`Packet::check_sender`] does.
+    pub fn check_sender(&self, sender: Role) -> Result<(), DecodeError> {
+        let code = match self {
+            PacketView::Publish(p) => {
+                return crate::packet::publish::check_sender(&p.properties, sender);
+            }
+            PacketView::Other(p) => return p.check_sender(sender),
+            PacketView::PubAck(a) => Some(a.reason_code),
+            PacketView::PubRec(a) => Some(a.reason_code),
+            PacketView::PubRel(a) => Some(a.reason_code),
+            PacketView::PubComp(a) => Some(a.reason_code),
+            PacketView::PingReq | PacketView::PingResp => None,
+        };
+        crate::packet::check_sender_of(self.packet_type(), code, sender)
     }
 
     /// The same packet, owned (a PUBLISH's topic and payload copied).
     pub fn into_packet(self) -> Packet {
         match self {
             PacketView::Publish(p) => Packet::Publish(p.to_publish()),
-            PacketView::Packet(p) => p,
+            PacketView::PubAck(a) => Packet::PubAck(a),
+            PacketView::PubRec(a) => Packet::PubRec(a),
+            PacketView::PubRel(a) => Packet::PubRel(a),
+            PacketView::PubComp(a) => Packet::PubComp(a),
+            PacketView::PingReq => Packet::PingReq,
+            PacketView::PingResp => Packet::PingResp,
+            PacketView::Other(p) => *p,
         }
     }
 }

@@ -7,11 +7,11 @@
 #[allow(dead_code)]
 mod strategies;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use mqtt_proto::view::{PacketView, PublishView};
 use mqtt_proto::{
-    DecodeError, Decoder, Encode, Packet, PacketId, ProtocolVersion, Publish, PublishProperties,
-    QoS, Role, TopicName,
+    DecodeError, Decoder, Encode, Packet, PacketId, PacketType, ProtocolVersion, Publish,
+    PublishProperties, QoS, Role, TopicName,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -201,5 +201,56 @@ fn a_topic_with_a_wildcard_or_bad_utf8_is_refused() {
             Err(owned),
             "{topic:?}"
         );
+    }
+}
+
+#[test]
+fn a_view_is_small_and_the_data_path_packets_are_held_in_place() {
+    // Returned one by one from a stream: its size is what each step copies.
+    assert!(size_of::<PacketView<'static>>() <= 48);
+    for (wire, want) in [
+        (&b"\x40\x02\x00\x07"[..], PacketType::PubAck),
+        (b"\x50\x02\x00\x07", PacketType::PubRec),
+        (b"\x62\x02\x00\x07", PacketType::PubRel),
+        (b"\x70\x02\x00\x07", PacketType::PubComp),
+        (b"\xc0\x00", PacketType::PingReq),
+        (b"\xd0\x00", PacketType::PingResp),
+    ] {
+        let view = PacketView::decode(wire, ProtocolVersion::V3_1_1).unwrap();
+        assert_eq!(view.packet_type(), want);
+        assert!(!matches!(view, PacketView::Other(_)), "{view:?}");
+        assert_eq!(
+            view.into_packet(),
+            Packet::decode(Bytes::copy_from_slice(wire), ProtocolVersion::V3_1_1).unwrap()
+        );
+    }
+    let connack = PacketView::decode(b"\x20\x02\x00\x00", ProtocolVersion::V3_1_1).unwrap();
+    assert!(matches!(connack, PacketView::Other(_)));
+}
+
+#[test]
+fn a_view_refuses_what_the_sender_may_not_send() {
+    // [MQTT-3.14.2-1]-style checks: PINGRESP only comes from a server, PINGREQ only from
+    // a client, and a reason code the sender's side may not use is refused.
+    let from_server = Decoder::new(ProtocolVersion::V5).with_sender(Role::Server);
+    let from_client = Decoder::new(ProtocolVersion::V5).with_sender(Role::Client);
+    assert!(from_server.decode_view(b"\xd0\x00").unwrap().is_some());
+    assert!(matches!(
+        from_server.decode_view(b"\xc0\x00"),
+        Err(DecodeError::WrongSender { .. })
+    ));
+    assert!(matches!(
+        from_client.decode_view(b"\xd0\x00"),
+        Err(DecodeError::WrongSender { .. })
+    ));
+    for wire in [&b"\xc0\x00"[..], b"\xd0\x00", b"\x40\x03\x00\x07\x10"] {
+        for d in [&from_server, &from_client] {
+            let owned = d
+                .clone()
+                .decode(&mut bytes::BytesMut::from(wire))
+                .map(|p| p.is_some());
+            let view = d.decode_view(wire).map(|v| v.is_some());
+            assert_eq!(owned, view, "{wire:?}");
+        }
     }
 }

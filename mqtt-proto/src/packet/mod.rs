@@ -6,6 +6,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use core::fmt;
 
 use crate::error::{DecodeError, EncodeError};
+use crate::reason::ReasonCode;
 use crate::version::ProtocolVersion;
 use crate::wire::{MAX_VARIABLE_BYTE_INTEGER, Reader, put_var_int, read_var_int, var_int_len};
 
@@ -392,51 +393,69 @@ impl Packet {
     /// ([MQTT-3.14.2-1]).
     pub fn check_sender(&self, sender: Role) -> Result<(), DecodeError> {
         let t = self.packet_type();
-        let client_only = matches!(
-            t,
-            PacketType::Connect
-                | PacketType::Subscribe
-                | PacketType::Unsubscribe
-                | PacketType::PingReq
-        );
-        let server_only = matches!(
-            t,
-            PacketType::ConnAck | PacketType::SubAck | PacketType::UnsubAck | PacketType::PingResp
-        );
-        match sender {
-            Role::Server if client_only => return Err(DecodeError::WrongSender { what: t.name() }),
-            Role::Client if server_only => return Err(DecodeError::WrongSender { what: t.name() }),
-            _ => {}
-        }
         let code = match self {
-            Packet::Publish(p) => return publish::check_sender(&p.properties, sender),
+            Packet::Publish(p) => {
+                check_role(t, sender)?;
+                return publish::check_sender(&p.properties, sender);
+            }
             Packet::Disconnect(d) => {
                 if sender == Role::Server && d.properties.session_expiry_interval.is_some() {
                     return Err(DecodeError::WrongSender {
                         what: "a Session Expiry Interval in DISCONNECT",
                     });
                 }
-                d.reason_code
+                Some(d.reason_code)
             }
-            Packet::PubAck(a) => a.reason_code,
-            Packet::PubRec(a) => a.reason_code,
-            Packet::PubRel(a) => a.reason_code,
-            Packet::PubComp(a) => a.reason_code,
-            Packet::Auth(a) => a.reason_code,
-            _ => return Ok(()),
+            Packet::PubAck(a) => Some(a.reason_code),
+            Packet::PubRec(a) => Some(a.reason_code),
+            Packet::PubRel(a) => Some(a.reason_code),
+            Packet::PubComp(a) => Some(a.reason_code),
+            Packet::Auth(a) => Some(a.reason_code),
+            _ => None,
         };
-        let allowed = match sender {
-            Role::Client => code.client_may_send_in(t),
-            Role::Server => code.server_may_send_in(t),
-        };
-        if allowed {
-            Ok(())
-        } else {
-            Err(DecodeError::InvalidReasonCode {
-                packet_type: t,
-                code: code.as_u8(),
-            })
-        }
+        check_sender_of(t, code, sender)
+    }
+}
+
+/// Refuses a packet type only the other side sends.
+fn check_role(t: PacketType, sender: Role) -> Result<(), DecodeError> {
+    let client_only = matches!(
+        t,
+        PacketType::Connect | PacketType::Subscribe | PacketType::Unsubscribe | PacketType::PingReq
+    );
+    let server_only = matches!(
+        t,
+        PacketType::ConnAck | PacketType::SubAck | PacketType::UnsubAck | PacketType::PingResp
+    );
+    match sender {
+        Role::Server if client_only => Err(DecodeError::WrongSender { what: t.name() }),
+        Role::Client if server_only => Err(DecodeError::WrongSender { what: t.name() }),
+        _ => Ok(()),
+    }
+}
+
+/// [`Packet::check_sender`] for a packet of type `t` (not PUBLISH, not DISCONNECT) whose
+/// reason code, if it has one, is `code`.
+pub(crate) fn check_sender_of(
+    t: PacketType,
+    code: Option<ReasonCode>,
+    sender: Role,
+) -> Result<(), DecodeError> {
+    check_role(t, sender)?;
+    let Some(code) = code else {
+        return Ok(());
+    };
+    let allowed = match sender {
+        Role::Client => code.client_may_send_in(t),
+        Role::Server => code.server_may_send_in(t),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(DecodeError::InvalidReasonCode {
+            packet_type: t,
+            code: code.as_u8(),
+        })
     }
 }
 
