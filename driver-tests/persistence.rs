@@ -172,3 +172,84 @@ fn unacknowledged_messages_survive_a_client_that_stops_without_a_word() {
         .unwrap_or_else(|e| panic!("a third run sent something: {e:?}"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A store that fails (as a full disk does) once `full` is set.
+struct Filling {
+    store: FileStore,
+    full: Arc<AtomicBool>,
+}
+
+impl SessionStore for Filling {
+    fn load(&mut self) -> std::io::Result<Option<SessionState>> {
+        self.store.load()
+    }
+
+    fn append(&mut self, change: &StateChange) -> std::io::Result<()> {
+        if self.full.load(Ordering::SeqCst) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "No space left on device",
+            ));
+        }
+        self.store.append(change)
+    }
+
+    fn commit(&mut self) -> std::io::Result<()> {
+        self.store.commit()
+    }
+}
+
+#[test]
+fn a_failing_store_stops_the_client_as_a_crash_would_and_says_why() {
+    let dir = std::env::temp_dir().join(format!("mqtt-persist-{}-{}", std::process::id(), line!()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let broker = FakeBroker::start(ProtocolVersion::V5).unwrap();
+    let full = Arc::new(AtomicBool::new(false));
+    let store = Filling {
+        store: FileStore::open(&dir, Durability::EveryCommit).unwrap(),
+        full: full.clone(),
+    };
+    let options = ClientOptions::new(&broker.url(), "filling")
+        .unwrap()
+        .protocol(ProtocolVersion::V5)
+        .clean_start(false)
+        .session_expiry(3600)
+        .store(store);
+    let (client, events) = Client::start(options).unwrap();
+    let mut conn = broker.accept(WAIT).unwrap();
+    conn.expect_connect(WAIT).unwrap();
+    conn.send(ConnAck::new(ReasonCode::Success)).unwrap();
+    match events.recv_timeout(WAIT) {
+        Ok(crate::driver::Event::Connected(_)) => {}
+        other => panic!("before Connected: {other:?}"),
+    }
+    let mut reason = None;
+    full.store(true, Ordering::SeqCst);
+    // The publish fails: at once, or through its handle (the drivers differ in when
+    // they hand the command over).
+    let published = client.publish("t", QoS::AtLeastOnce, false, "never stored");
+    // The message never reached the store, so it never reached the wire either, and the
+    // connection ends without DISCONNECT (the server keeps the session and sends the Will).
+    match conn.expect_packet(WAIT) {
+        Err(testkit::ExpectError::Closed) => {}
+        other => panic!("the connection closes with nothing sent, not {other:?}"),
+    }
+    if let Ok(pending) = published {
+        assert!(pending.wait_timeout(WAIT).is_err(), "the publish fails");
+    }
+    while reason.is_none() {
+        match events.recv_timeout(WAIT) {
+            Ok(crate::driver::Event::Disconnected { reason: r, .. }) => reason = Some(r),
+            Ok(_) => {}
+            Err(e) => panic!("no Disconnected event: {e}"),
+        }
+    }
+    match reason {
+        Some(mqtt_session::DisconnectReason::Aborted(why)) => {
+            assert!(why.contains("session store failed"), "{why}");
+            assert!(why.contains("No space left on device"), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

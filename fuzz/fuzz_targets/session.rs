@@ -228,6 +228,8 @@ enum Op {
     Connect,
     /// The process restarts: the session is saved with `state()` and restored.
     Restart,
+    /// The driver gives up (its store failed): `Session::abort`.
+    Abort,
 }
 
 #[derive(Debug, Arbitrary)]
@@ -1160,6 +1162,9 @@ impl Driver {
             }
             Op::Connect => self.input(|d| {
                 let _ = d.session.connect(now);
+            }),
+            Op::Abort => self.input(|d| {
+                d.session.abort(now, "the session store failed".into());
             }),
             Op::Restart => {
                 if self.closed {

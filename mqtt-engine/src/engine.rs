@@ -681,9 +681,10 @@ impl Engine {
         log::error!("the session store failed ({e}): closing the client");
         self.store = None;
         self.request_close(false);
-        let _ = self
-            .session
-            .disconnect(self.now, DisconnectOptions::default());
+        // As a crash would: no DISCONNECT, so the server keeps the session for a
+        // restart from what the store last held.
+        self.session
+            .abort(self.now, format!("the session store failed: {e}"));
     }
 
     fn open(&mut self, server: &str) {

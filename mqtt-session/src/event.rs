@@ -160,6 +160,10 @@ pub enum DisconnectReason {
         /// The version the CONNECT asked for.
         requested: ProtocolVersion,
     },
+    /// The driver ended the session because it could not go on
+    /// ([`Session::abort`](crate::Session::abort)); its description, e.g. "the session
+    /// store failed: No space left on device".
+    Aborted(alloc::string::String),
 }
 
 impl fmt::Display for DisconnectReason {
@@ -202,6 +206,7 @@ impl fmt::Display for DisconnectReason {
                 f,
                 "the server does not support {requested}; ask for an older version, or turn on version fallback"
             ),
+            DisconnectReason::Aborted(why) => write!(f, "the client stopped: {why}"),
         }
     }
 }

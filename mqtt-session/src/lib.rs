@@ -20,6 +20,7 @@
 //! | [`Session::handle_timeout`] | the instant from [`Session::poll_timeout`] passed (early is harmless) | PINGREQ bytes; `Action::Open` (a reconnect); `Action::Close` with a `Disconnected` event when CONNACK or PINGRESP is overdue |
 //! | [`Session::publish`], [`Session::subscribe`], [`Session::unsubscribe`], [`Session::acknowledge`], [`Session::authenticate`], [`Session::reauthenticate`] | the application asks | bytes while connected; events (a failure, a completion) |
 //! | [`Session::disconnect`] | the application ends the session | DISCONNECT bytes, `Action::Close`, a `Disconnected` event, operation failures |
+//! | [`Session::abort`] | the driver cannot go on (its session store failed) | `Action::Close` (no DISCONNECT: unsent bytes and not yet polled messages are dropped), a `Disconnected` event with [`DisconnectReason::Aborted`], operation failures |
 //!
 //! Outputs, each until it returns `None`:
 //!

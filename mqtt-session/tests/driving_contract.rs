@@ -9,7 +9,7 @@ use mqtt_proto::{
     ConnAck, Decoder, Encode, Packet, ProtocolVersion, PubAck, Publish, QoS, ReasonCode, Role,
     SubAck, SubscribeProperties, Subscription, TopicFilter, TopicName,
 };
-use mqtt_session::{Action, Event, Instant, Session};
+use mqtt_session::{Action, DisconnectReason, Event, Instant, Session};
 
 fn msg(qos: QoS) -> Publish {
     Publish::new(
@@ -386,5 +386,53 @@ fn publishes_are_refused_while_the_driver_leaves_too_much_output_unsent() {
         let sent = h.sent();
         assert_eq!(sent.len(), accepted + 1, "{v}");
         assert!(h.session.publish(h.now, message(QoS::AtMostOnce)).is_ok());
+    }
+}
+
+#[test]
+fn abort_closes_at_once_without_disconnect_and_drops_unpolled_messages() {
+    for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
+        let mut h = Harness::new(options(version));
+        h.connect();
+        let pending = h.session.publish(h.now, msg(QoS::AtLeastOnce)).unwrap();
+        h.drain();
+        h.sent();
+        h.take_events();
+        h.take_actions();
+        // A message arrives (its PUBACK waits in the output), then the driver gives up
+        // before draining.
+        let mut wire = BytesMut::new();
+        msg(QoS::AtLeastOnce)
+            .with_qos(QoS::AtLeastOnce, mqtt_proto::PacketId::new(5))
+            .encode(version, &mut wire)
+            .unwrap();
+        h.session.handle_read(h.now, &mut wire);
+        h.session
+            .abort(h.now, "the session store failed: disk full".into());
+        h.drain();
+        assert!(h.sent().is_empty(), "{version}: no PUBACK, no DISCONNECT");
+        assert_eq!(h.take_actions(), vec![Action::Close]);
+        let events = h.take_events();
+        assert!(
+            !events.iter().any(|e| matches!(e, Event::Message(_))),
+            "{version}: the unacknowledged message is dropped: {events:?}"
+        );
+        assert!(events.iter().any(|e| matches!(
+            e,
+            Event::Disconnected {
+                reason: DisconnectReason::Aborted(why),
+                reconnect_at: None,
+            } if why.contains("disk full")
+        )));
+        assert!(events.iter().any(|e| matches!(
+            e,
+            Event::OperationFailed { id, .. } if *id == pending
+        )));
+        assert!(h.session.is_closed());
+        assert_eq!(h.session.poll_timeout(), None);
+        // Once closed, nothing more.
+        h.session.abort(h.now, "again".into());
+        h.drain();
+        assert!(h.take_events().is_empty() && h.take_actions().is_empty());
     }
 }

@@ -125,6 +125,44 @@ impl Session {
         Ok(())
     }
 
+    /// Ends the session at once because the driver cannot go on, for example because its
+    /// session store failed: `reason` says why, in
+    /// [`DisconnectReason::Aborted`], on the [`Event::Disconnected`] this reports.
+    ///
+    /// Unlike [`Session::disconnect`], no DISCONNECT is sent and unsent output is
+    /// dropped: to the server the connection was lost, so it publishes the Will and keeps
+    /// the session (for its expiry interval), and a client restarted from its last stored
+    /// state can resume it. Messages received but not yet taken from
+    /// [`Session::poll_event`] are dropped too: their acknowledgements were not sent, so
+    /// the server delivers them again (QoS 1 and 2). With [`Options::journal`](crate::Options::journal) on,
+    /// nothing is recorded from here on: the store keeps the session as it was. Every
+    /// pending operation fails with
+    /// [`OperationError::SessionClosed`]; the session stays closed. Nothing happens if it
+    /// is closed already.
+    pub fn abort(&mut self, now: Instant, reason: alloc::string::String) {
+        let _ = self.clock(now);
+        if self.state == State::Closed {
+            return;
+        }
+        if matches!(
+            self.state,
+            State::Opening | State::AwaitingConnAck { .. } | State::Connected
+        ) {
+            self.actions.push_back(Action::Close);
+        }
+        self.tx.clear();
+        self.events.retain(|e| !matches!(e, Event::Message(_)));
+        // As a crash: the store keeps what it has; ending the operations below is not a
+        // change of the stored session.
+        self.outbound.journal.on = false;
+        self.inbound.journal.on = false;
+        self.events.push_back(Event::Disconnected {
+            reason: DisconnectReason::Aborted(reason),
+            reconnect_at: None,
+        });
+        self.close_for_good();
+    }
+
     /// The driver opened the transport asked for by [`Action::Open`]: the session writes
     /// CONNECT ([MQTT-3.1.0-1]) and waits for CONNACK.
     pub fn handle_connected(&mut self, now: Instant) {
