@@ -8,6 +8,13 @@
 //! completions, hands out messages or writes acknowledgements: a completion means the
 //! store has the record as durably as its policy says.
 //!
+//! If `append` or `commit` fails (a full disk), the client stops as a crash would: it
+//! closes the connection without DISCONNECT (the server keeps the session and publishes
+//! the Will), reports nothing the store does not hold, fails the pending operations, and
+//! ends with `Event::Disconnected` whose reason is
+//! [`DisconnectReason::Aborted`](mqtt_session::DisconnectReason::Aborted), naming the
+//! error. A client started again on the store resumes from what it last held.
+//!
 //! [`FileStore`] is an append-only log with checksums beside a snapshot, compacted as it
 //! grows; [`MemoryStore`] keeps everything in memory (tests, or a process that only
 //! needs to survive a client restart).
@@ -39,8 +46,10 @@ pub trait SessionStore: Send + 'static {
 /// When [`FileStore`] forces its writes to the disk (`fsync`).
 ///
 /// Measured (`benches/README.md`, "What persistence costs"; mqtt-std, QoS 1, 64 B, to a
-/// local mosquitto): no store 82 000 messages/s; `Never` 80 000; `Every(10 ms)` 80 000;
-/// `EveryCommit` 4 600 (one `fsync` of about 220 µs per round of work on that disk).
+/// local mosquitto, one run): no store 193 000 messages/s; `Never` 244 000;
+/// `Every(10 ms)` 226 000; `EveryCommit` 5 100 (one `fsync` per round of work on that
+/// disk). Eclipse Paho C's file persistence, which never calls `fsync`, 2 700 in the
+/// same run. Received QoS 2 messages: 35 000–39 000 messages/s under every policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Durability {
