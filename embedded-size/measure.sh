@@ -7,6 +7,7 @@
 #   bash embedded-size/measure.sh --v5       # the same programs speaking MQTT 5.0
 #   TOP=60 bash embedded-size/measure.sh     # more symbols
 #   NO_BLOAT=1 bash embedded-size/measure.sh # sizes only
+#   MAX_DRIVE_TEXT=46500 bash embedded-size/measure.sh  # fail if `drive` grew past it
 #
 # Needs: rustup target add thumbv7em-none-eabihf; cargo install cargo-bloat (for the
 # symbol lists); llvm-size, arm-none-eabi-size or python3 (for the section sizes).
@@ -67,6 +68,17 @@ for bin in drive connect; do
   section_sizes "$OUT/$bin"
 done
 echo "(.bss holds the 64 KiB static heap of the allocator; .vector_table, 1 KiB, is not in .text)"
+
+# A budget, so that code an embedded client does not use cannot creep in unnoticed.
+if [ -n "${MAX_DRIVE_TEXT:-}" ]; then
+  text=$(section_sizes "$OUT/drive" | sed -E 's/^drive: \.text ([0-9]+) B.*/\1/')
+  if [ "$text" -gt "$MAX_DRIVE_TEXT" ]; then
+    echo "drive: .text $text B is over its budget of $MAX_DRIVE_TEXT B: find what grew with" >&2
+    echo "  bash embedded-size/measure.sh $*  (cargo bloat), and cut it or raise the budget in scripts/test-all" >&2
+    exit 1
+  fi
+  echo "drive: .text $text B, within its budget of $MAX_DRIVE_TEXT B"
+fi
 
 if [ -n "${NO_BLOAT:-}" ]; then exit 0; fi
 if ! command -v cargo-bloat >/dev/null; then

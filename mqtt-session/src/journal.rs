@@ -80,7 +80,7 @@ impl Journal {
     /// Records the change `make` builds, if journaling is on.
     #[inline]
     pub(crate) fn record(&mut self, make: impl FnOnce() -> StateChange) {
-        if self.on {
+        if cfg!(feature = "journal") && self.on {
             self.records.push_back(make());
         }
     }

@@ -210,7 +210,8 @@ pub struct Options {
     /// ([`Session::poll_state_change`](crate::Session::poll_state_change)): a message
     /// accepted, sent, past PUBREC, completed; an incoming QoS 2 identifier recorded or
     /// released; the subscriptions; the client identifier. Default off (nothing is
-    /// recorded, nothing costs).
+    /// recorded, nothing costs). Needs the crate feature `journal` (on by default):
+    /// without it nothing is ever recorded, whatever this says.
     pub journal: bool,
 }
 

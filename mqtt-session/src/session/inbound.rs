@@ -84,8 +84,8 @@ impl Inbound {
 
     /// Whether the QoS 2 message `id` was delivered and not accepted (not acknowledged
     /// yet, or refused and its PUBREC not sent yet), so the store does not hold it.
-    fn unaccepted(&self, id: u16) -> bool {
-        self.owed.iter().any(|a| {
+    fn unaccepted(owed: &VecDeque<OwedAck>, id: u16) -> bool {
+        owed.iter().any(|a| {
             a.packet_id.get() == id
                 && a.qos == QoS::ExactlyOnce
                 && a.reason.is_none_or(|r| r.is_error())
@@ -96,7 +96,7 @@ impl Inbound {
     pub(crate) fn stored_qos2(&self) -> impl Iterator<Item = PacketId> + '_ {
         self.qos2
             .iter()
-            .filter(|&&id| !self.unaccepted(id))
+            .filter(|&&id| !Inbound::unaccepted(&self.owed, id))
             .filter_map(|&id| PacketId::new(id))
     }
 
@@ -115,9 +115,18 @@ impl Inbound {
 
     /// The server has no session: forget everything.
     pub(crate) fn clear(&mut self) {
-        let stored: IdSet = self.stored_qos2().map(PacketId::get).collect();
-        for id in stored.iter().filter_map(|&id| PacketId::new(id)) {
-            self.journal.record(|| StateChange::IncomingQos2 {
+        let Inbound {
+            qos2,
+            owed,
+            journal,
+            ..
+        } = self;
+        let stored = qos2
+            .iter()
+            .filter(|&&id| !Inbound::unaccepted(owed, id))
+            .filter_map(|&id| PacketId::new(id));
+        for id in stored {
+            journal.record(|| StateChange::IncomingQos2 {
                 packet_id: id,
                 awaiting_pubrel: false,
             });
