@@ -18,11 +18,13 @@
 //! `Error::ConnectionRefused`, and a server that never answers CONNECT runs into the
 //! connect timeouts.
 
-use std::sync::Once;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "common.rs"]
+mod common;
+
 use crate::driver::{Client, ClientOptions, Completion, Error, Events, Pending};
+use common::{WAIT, assert_no_client_panic, fake_broker_options, watch_client_panics};
 use mqtt_proto::{
     ConnAck, DecodeError, Packet, PacketId, PacketType, ProtocolVersion, PubAck, PubComp, PubRec,
     Publish, QoS, ReasonCode, Subscribe, Subscription, TopicFilter, TopicName,
@@ -30,62 +32,16 @@ use mqtt_proto::{
 use mqtt_session::{DisconnectReason, Event, Options, ProtocolViolation};
 use testkit::{ExpectError, FakeBroker, FakeConnection};
 
-/// How long a test waits for anything that should happen.
-const WAIT: Duration = Duration::from_secs(5);
-
 const BOTH: [ProtocolVersion; 2] = [ProtocolVersion::V3_1_1, ProtocolVersion::V5];
 
-static CLIENT_PANICS: AtomicUsize = AtomicUsize::new(0);
-
-/// The name prefixes of the threads a client's code runs on: mqtt-std's own (all named
-/// `mqtt-...`), and the smol executor's and async-io reactor's threads that run
-/// mqtt-smol's driver.
-const CLIENT_THREADS: [&str; 3] = ["mqtt-", "smol-", "async-io"];
-
-/// Counts panics on the client's own threads ([`CLIENT_THREADS`]: mqtt-std's `mqtt-io`,
-/// `mqtt-read`, `mqtt-connect`, `mqtt-events`; mqtt-smol's executor and reactor threads),
-/// which would otherwise only show as a closed event channel.
-fn watch_client_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if std::thread::current()
-                .name()
-                .is_some_and(|n| CLIENT_THREADS.iter().any(|t| n.starts_with(t)))
-            {
-                CLIENT_PANICS.fetch_add(1, Ordering::SeqCst);
-            }
-            previous(info);
-        }));
-    });
-}
-
-fn assert_no_client_panic() {
-    assert_eq!(
-        CLIENT_PANICS.load(Ordering::SeqCst),
-        0,
-        "a client thread panicked"
-    );
-}
-
-/// Client options against the fake broker: fast, deterministic reconnects, no keep-alive
-/// traffic during a test.
+/// Client options against the fake broker ([`fake_broker_options`], client id
+/// `bad-input`).
 fn options(
     broker: &FakeBroker,
     version: ProtocolVersion,
     tweak: impl FnOnce(&mut Options),
 ) -> ClientOptions {
-    ClientOptions::new(&broker.url(), "bad-input")
-        .unwrap()
-        .protocol(version)
-        .keep_alive(60)
-        .session(|o| {
-            o.reconnect.min_delay = Duration::from_millis(20);
-            o.reconnect.max_delay = Duration::from_millis(200);
-            o.reconnect.jitter_percent = 0;
-            tweak(o);
-        })
+    fake_broker_options(broker, "bad-input", version, tweak)
 }
 
 /// Starts a client against a fresh fake broker, without waiting for CONNACK.

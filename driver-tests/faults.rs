@@ -57,11 +57,15 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::num::NonZeroU16;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
+#[path = "common.rs"]
+mod common;
+
 use crate::driver::{Client, ClientOptions, Completion, Error, Events, Pending};
+use common::{assert_no_client_panic, watch_client_panics};
 use mqtt_proto::{
     Connect, Disconnect, MqttString, Packet, PacketId, ProtocolVersion, PubAck, PubComp, PubRec,
     PubRel, Publish, QoS, ReasonCode, Subscribe, Subscription, TopicFilter, TopicName,
@@ -81,38 +85,6 @@ const RAW_WINDOW: usize = 20;
 const BURST: u64 = 50;
 /// Messages the raw publisher may have published that A has not received yet.
 const DOWN_AHEAD: u64 = 4;
-
-static CLIENT_PANICS: AtomicUsize = AtomicUsize::new(0);
-
-/// The name prefixes of the threads a client's code runs on: mqtt-std's own (all named
-/// `mqtt-...`), and the smol executor's and async-io reactor's threads that run
-/// mqtt-smol's driver.
-const CLIENT_THREADS: [&str; 3] = ["mqtt-", "smol-", "async-io"];
-
-/// Counts panics on the client's own threads ([`CLIENT_THREADS`]).
-fn watch_client_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if std::thread::current()
-                .name()
-                .is_some_and(|n| CLIENT_THREADS.iter().any(|t| n.starts_with(t)))
-            {
-                CLIENT_PANICS.fetch_add(1, Ordering::SeqCst);
-            }
-            previous(info);
-        }));
-    });
-}
-
-fn assert_no_client_panic() {
-    assert_eq!(
-        CLIENT_PANICS.load(Ordering::SeqCst),
-        0,
-        "a client thread panicked"
-    );
-}
 
 /// A broker with its queue limit lifted and Nagle's algorithm off (see the module
 /// documentation).

@@ -34,7 +34,7 @@
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, MutexGuard, Once};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -45,10 +45,12 @@ use mqtt_proto::{
 use mqtt_session::{DisconnectReason, Event, Options, ProtocolViolation};
 use testkit::{ExpectError, FakeBroker, FakeConnection};
 
-use crate::driver::{Client, ClientOptions, Completion, Error, Events, Pending};
+#[path = "common.rs"]
+mod common;
 
-/// How long a test waits for anything that should happen.
-const WAIT: Duration = Duration::from_secs(5);
+use crate::driver::{Client, ClientOptions, Completion, Error, Events, Pending};
+use common::{WAIT, assert_no_client_panic, fake_broker_options, watch_client_panics};
+
 /// What "returns at once" allows a call (generous: two cores shared with other work).
 const PROMPT: Duration = Duration::from_millis(500);
 
@@ -67,39 +69,6 @@ const HUGE_HEADER_RSS_LIMIT: usize = 4 << 20;
 const HUGE_HEADER_VM_LIMIT: usize = 128 << 20;
 
 // ----- shared helpers -----
-
-static CLIENT_PANICS: AtomicUsize = AtomicUsize::new(0);
-
-/// The name prefixes of the threads a client's code runs on: mqtt-std's own (all named
-/// `mqtt-...`), and the smol executor's and async-io reactor's threads that run
-/// mqtt-smol's driver.
-const CLIENT_THREADS: [&str; 3] = ["mqtt-", "smol-", "async-io"];
-
-/// Counts panics on the client's own threads ([`CLIENT_THREADS`]), which would otherwise
-/// only show as a closed event channel.
-fn watch_client_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if std::thread::current()
-                .name()
-                .is_some_and(|n| CLIENT_THREADS.iter().any(|t| n.starts_with(t)))
-            {
-                CLIENT_PANICS.fetch_add(1, Ordering::SeqCst);
-            }
-            previous(info);
-        }));
-    });
-}
-
-fn assert_no_client_panic() {
-    assert_eq!(
-        CLIENT_PANICS.load(Ordering::SeqCst),
-        0,
-        "a client thread panicked"
-    );
-}
 
 /// One test at a time (see the module documentation); a failed test does not poison
 /// the others.
@@ -151,23 +120,14 @@ fn promptly<T>(what: &str, call: impl FnOnce() -> T) -> (T, Duration) {
     (result, took)
 }
 
-/// Client options against the fake broker: fast, deterministic reconnects, no
-/// keep-alive traffic during a test unless asked for.
+/// Client options against the fake broker ([`fake_broker_options`], client id
+/// `hostile`).
 fn options(
     broker: &FakeBroker,
     version: ProtocolVersion,
     tweak: impl FnOnce(&mut Options),
 ) -> ClientOptions {
-    ClientOptions::new(&broker.url(), "hostile")
-        .unwrap()
-        .protocol(version)
-        .keep_alive(60)
-        .session(|o| {
-            o.reconnect.min_delay = Duration::from_millis(20);
-            o.reconnect.max_delay = Duration::from_millis(200);
-            o.reconnect.jitter_percent = 0;
-            tweak(o);
-        })
+    fake_broker_options(broker, "hostile", version, tweak)
 }
 
 /// Starts a client against a fresh fake broker, without waiting for CONNACK.

@@ -17,46 +17,17 @@
 //! `is_shared`, `has_wildcards`, `is_system`, `levels` and `Display` agree with it.
 #![no_main]
 
+mod common;
+
 use bytes::Bytes;
+use common::two_strings;
 use libfuzzer_sys::fuzz_target;
 use mqtt_proto::{MqttString, TopicFilter, TopicName};
 
+/// The pieces a leading 0xFE builds the input's strings from (see [`two_strings`]).
 const PIECES: [&str; 16] = [
     "a", "b", "/", "/", "+", "#", "$", "$share/", "$SYS", "g", "", "\0", "é", "ab", "//", "$share",
 ];
-
-/// The input: two strings separated by the byte 0xFF (which UTF-8 never uses; other
-/// invalid UTF-8 becomes U+FFFD). A leading 0xFE instead builds both from `PIECES`, one
-/// byte per piece, so that the fuzzer composes likely strings.
-struct Input {
-    filter: String,
-    topic: String,
-}
-
-fn input(data: &[u8]) -> Input {
-    let (pieces, data) = match data.split_first() {
-        Some((0xFE, rest)) => (true, rest),
-        _ => (false, data),
-    };
-    let (x, y) = match data.iter().position(|&b| b == 0xFF) {
-        Some(i) => (&data[..i], &data[i + 1..]),
-        None => (data, &[][..]),
-    };
-    let text = |bytes: &[u8]| -> String {
-        if pieces {
-            bytes
-                .iter()
-                .map(|&i| PIECES[usize::from(i) % PIECES.len()])
-                .collect()
-        } else {
-            String::from_utf8_lossy(bytes).into_owned()
-        }
-    };
-    Input {
-        filter: text(x),
-        topic: text(y),
-    }
-}
 
 fn mqtt_string_ok(s: &str) -> bool {
     !s.is_empty() && !s.contains('\0') && s.len() <= 65_535
@@ -185,9 +156,8 @@ fn check_filter(s: &str) -> Option<TopicFilter> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let input = input(data);
-    let f = input.filter;
-    let t = input.topic;
+    // The input: `filter 0xFF name`.
+    let (f, t) = two_strings(data, &PIECES);
     // Each string both ways: as a name and as a filter.
     let filter = check_filter(&f);
     let name = check_name(&t);

@@ -9,46 +9,17 @@
 //! accepts, and an engine can be made from it (the engine re-parses the printed URL).
 #![no_main]
 
+mod common;
+
+use common::two_strings;
 use libfuzzer_sys::fuzz_target;
 use mqtt_engine::{BrokerUrl, ClientOptions, Engine};
 
+/// The pieces a leading 0xFE builds the input's strings from (see [`two_strings`]).
 const PIECES: [&str; 16] = [
     "mqtt://", "ws://", "wss://", "mqtts://", "[", "]", ":", "/", "::1", "h", "1883", "65536", "@",
     "%", "://", "TCP://",
 ];
-
-/// The input: two strings separated by the byte 0xFF (which UTF-8 never uses; other
-/// invalid UTF-8 becomes U+FFFD). A leading 0xFE instead builds both from `PIECES`, one
-/// byte per piece, so that the fuzzer composes likely strings.
-struct Input {
-    url: String,
-    reference: String,
-}
-
-fn input(data: &[u8]) -> Input {
-    let (pieces, data) = match data.split_first() {
-        Some((0xFE, rest)) => (true, rest),
-        _ => (false, data),
-    };
-    let (x, y) = match data.iter().position(|&b| b == 0xFF) {
-        Some(i) => (&data[..i], &data[i + 1..]),
-        None => (data, &[][..]),
-    };
-    let text = |bytes: &[u8]| -> String {
-        if pieces {
-            bytes
-                .iter()
-                .map(|&i| PIECES[usize::from(i) % PIECES.len()])
-                .collect()
-        } else {
-            String::from_utf8_lossy(bytes).into_owned()
-        }
-    };
-    Input {
-        url: text(x),
-        reference: text(y),
-    }
-}
 
 fn same(a: &BrokerUrl, b: &BrokerUrl) -> bool {
     a.scheme == b.scheme
@@ -58,9 +29,8 @@ fn same(a: &BrokerUrl, b: &BrokerUrl) -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let input = input(data);
-    let text = input.url;
-    let reference = input.reference;
+    // The input: `url 0xFF reference`.
+    let (text, reference) = two_strings(data, &PIECES);
     let Ok(url) = BrokerUrl::parse(&text) else {
         assert!(
             ClientOptions::new(&text, "c").is_err(),

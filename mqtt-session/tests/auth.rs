@@ -4,34 +4,15 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Harness, options, secs};
-use core::time::Duration;
+use common::{FIRST_DELAY, Harness, msg, options, pid, s, secs};
 use mqtt_proto::{
-    AckProperties, Auth, ConnAck, Disconnect, MqttString, Packet, PacketId, ProtocolVersion,
-    PubAck, Publish, QoS, ReasonCode, SubAck, Subscribe, SubscribeProperties, Subscription,
-    TopicFilter, TopicName, UnsubAck, Unsubscribe, UnsubscribeProperties,
+    AckProperties, Auth, ConnAck, Disconnect, Packet, ProtocolVersion, PubAck, QoS, ReasonCode,
+    SubAck, Subscribe, SubscribeProperties, Subscription, TopicFilter, UnsubAck, Unsubscribe,
+    UnsubscribeProperties,
 };
 use mqtt_session::{
     Action, DisconnectReason, Event, OperationError, Options, ProtocolViolation, UsageError,
 };
-
-const FIRST_DELAY: Duration = Duration::from_millis(100);
-
-fn s(v: &str) -> MqttString {
-    MqttString::try_from(v).unwrap()
-}
-
-fn pid(n: u16) -> PacketId {
-    PacketId::new(n).unwrap()
-}
-
-fn msg(t: &str, payload: &'static str, qos: QoS) -> Publish {
-    Publish::new(
-        TopicName::try_from(t).unwrap(),
-        Bytes::from_static(payload.as_bytes()),
-    )
-    .with_qos(qos, None)
-}
 
 fn wire(t: &str, payload: &'static str, qos: QoS, id: Option<u16>) -> Packet {
     Packet::Publish(msg(t, payload, qos).with_qos(qos, id.map(pid)))

@@ -1004,6 +1004,30 @@ fn hold_session_state(h: &mut Harness) -> mqtt_session::OperationId {
     op
 }
 
+/// After the reconnect that resumes [`hold_session_state`]'s session: its in-flight
+/// PUBLISH `op` (id 2) goes again with DUP 1, and the PUBACK for it completes `op`.
+fn assert_publish_resent_and_completed(h: &mut Harness, op: mqtt_session::OperationId) {
+    let mut again = msg("t", "x", QoS::AtLeastOnce).with_qos(QoS::AtLeastOnce, Some(pid(2)));
+    again.dup = true;
+    // The re-sent PUBLISH goes first; then only SUBSCRIBEs (3.1 cannot say whether the
+    // server kept the session, so any active subscription is made again: harmless if it
+    // was kept).
+    let sent = h.sent();
+    assert_eq!(sent.first(), Some(&Packet::Publish(again)), "{sent:?}");
+    assert!(
+        sent[1..].iter().all(|p| matches!(p, Packet::Subscribe(_))),
+        "{sent:?}"
+    );
+    h.receive(PubAck::new(pid(2)));
+    assert_eq!(
+        h.take_events(),
+        vec![Event::PublishCompleted {
+            id: op,
+            reason_code: ReasonCode::Success
+        }]
+    );
+}
+
 // v5 [MQTT-3.2.2-5]; v3.1.1 [MQTT-3.2.2-3]: Session Present 0 when we hold a session: the
 // session is reported lost and our state is discarded; by the default policy the pending
 // publish goes again as a new message (DUP 0, new identifier) and the subscription is made
@@ -1122,24 +1146,7 @@ fn session_present_one_resumes_the_session() {
         ),
         "{events:?}"
     );
-    let mut again = msg("t", "x", QoS::AtLeastOnce).with_qos(QoS::AtLeastOnce, Some(pid(2)));
-    again.dup = true;
-    // The re-sent PUBLISH goes first; then, since 3.1 cannot say whether the server kept
-    // the session, any active subscription is made again (harmless if it was kept).
-    let sent = h.sent();
-    assert_eq!(sent.first(), Some(&Packet::Publish(again)), "{sent:?}");
-    assert!(
-        sent[1..].iter().all(|p| matches!(p, Packet::Subscribe(_))),
-        "{sent:?}"
-    );
-    h.receive(PubAck::new(pid(2)));
-    assert_eq!(
-        h.take_events(),
-        vec![Event::PublishCompleted {
-            id: op,
-            reason_code: ReasonCode::Success
-        }]
-    );
+    assert_publish_resent_and_completed(&mut h, op);
     // The incoming QoS 2 message is still known: its PUBREL completes normally.
     h.receive(PubRel::new(pid(7)));
     assert_eq!(h.sent(), vec![Packet::PubComp(PubComp::new(pid(7)))]);
@@ -1168,24 +1175,7 @@ fn v31_reconnect_without_clean_session_resumes_the_session() {
         ),
         "{events:?}"
     );
-    let mut again = msg("t", "x", QoS::AtLeastOnce).with_qos(QoS::AtLeastOnce, Some(pid(2)));
-    again.dup = true;
-    // The re-sent PUBLISH goes first; then, since 3.1 cannot say whether the server kept
-    // the session, any active subscription is made again (harmless if it was kept).
-    let sent = h.sent();
-    assert_eq!(sent.first(), Some(&Packet::Publish(again)), "{sent:?}");
-    assert!(
-        sent[1..].iter().all(|p| matches!(p, Packet::Subscribe(_))),
-        "{sent:?}"
-    );
-    h.receive(PubAck::new(pid(2)));
-    assert_eq!(
-        h.take_events(),
-        vec![Event::PublishCompleted {
-            id: op,
-            reason_code: ReasonCode::Success
-        }]
-    );
+    assert_publish_resent_and_completed(&mut h, op);
     // The server sends the QoS 2 message again: answered, not delivered twice.
     let mut dup = msg("a/b", "in", QoS::ExactlyOnce).with_qos(QoS::ExactlyOnce, Some(pid(7)));
     dup.dup = true;

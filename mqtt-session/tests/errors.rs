@@ -6,40 +6,15 @@
 mod common;
 
 use bytes::{Bytes, BytesMut};
-use common::{Harness, options, secs};
+use common::{ALL, FIRST_DELAY, Harness, msg, options, pid, s, secs};
 use core::num::{NonZeroU16, NonZeroU32};
-use core::time::Duration;
 use mqtt_proto::{
     AckProperties, ConnAck, Connect, DecodeError, Decoder, Disconnect, DisconnectProperties,
-    MqttString, Packet, PacketId, PacketType, PropertyId, ProtocolVersion, PubAck, PubComp, PubRec,
-    Publish, QoS, ReasonCode, Role, SubAck, Subscribe, Subscription, TopicFilter, TopicName,
-    UnsubAck, Unsubscribe, UserProperty,
+    Packet, PacketType, PropertyId, ProtocolVersion, PubAck, PubComp, PubRec, Publish, QoS,
+    ReasonCode, Role, SubAck, Subscribe, Subscription, TopicFilter, TopicName, UnsubAck,
+    Unsubscribe, UserProperty,
 };
 use mqtt_session::{Action, DisconnectReason, Event, Options, ProtocolViolation};
-
-const ALL: [ProtocolVersion; 3] = [
-    ProtocolVersion::V3_1,
-    ProtocolVersion::V3_1_1,
-    ProtocolVersion::V5,
-];
-
-const FIRST_DELAY: Duration = Duration::from_millis(100);
-
-fn s(v: &str) -> MqttString {
-    MqttString::try_from(v).unwrap()
-}
-
-fn pid(n: u16) -> PacketId {
-    PacketId::new(n).unwrap()
-}
-
-fn msg(t: &str, payload: &'static str, qos: QoS) -> Publish {
-    Publish::new(
-        TopicName::try_from(t).unwrap(),
-        Bytes::from_static(payload.as_bytes()),
-    )
-    .with_qos(qos, None)
-}
 
 /// An incoming PUBLISH from the server with identifier `id` (QoS 1/2).
 fn incoming(t: &str, qos: QoS, id: u16) -> Publish {

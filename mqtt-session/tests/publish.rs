@@ -8,7 +8,9 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Harness, options, secs};
+use common::{
+    ALL, Harness, connack_present, dup, msg, options, persistent, publish, secs, with_id,
+};
 use core::num::{NonZeroU16, NonZeroU32};
 use mqtt_proto::{
     ConnAck, DecodeError, Disconnect, Encode, MqttString, Packet, PacketId, ProtocolVersion,
@@ -17,38 +19,11 @@ use mqtt_proto::{
 };
 use mqtt_session::{
     AckToken, AcknowledgeError, Action, Connected, DisconnectOptions, DisconnectReason, Event,
-    IncomingMessage, OperationError, OperationId, Options, ProtocolViolation, Session, UsageError,
+    IncomingMessage, OperationError, OperationId, ProtocolViolation, Session, UsageError,
 };
-
-const ALL: [ProtocolVersion; 3] = [
-    ProtocolVersion::V3_1,
-    ProtocolVersion::V3_1_1,
-    ProtocolVersion::V5,
-];
 
 fn id(n: u16) -> PacketId {
     PacketId::new(n).unwrap()
-}
-
-/// An application message as the application hands it to `publish` (no identifier).
-fn msg(topic: &'static str, payload: &'static str, qos: QoS) -> Publish {
-    Publish::new(
-        TopicName::from_static(topic),
-        Bytes::from_static(payload.as_bytes()),
-    )
-    .with_qos(qos, None)
-}
-
-/// `p` as it is on the wire with packet identifier `n`.
-fn with_id(p: Publish, n: u16) -> Publish {
-    let qos = p.qos;
-    p.with_qos(qos, Some(id(n)))
-}
-
-/// `p` re-sent: DUP set.
-fn dup(mut p: Publish) -> Publish {
-    p.dup = true;
-    p
 }
 
 /// A PUBLISH the server sends.
@@ -78,12 +53,6 @@ fn delivered(p: &Publish) -> Event {
     })
 }
 
-fn publish(h: &mut Harness, p: Publish) -> OperationId {
-    let op = h.session.publish(h.now, p).unwrap();
-    h.drain();
-    op
-}
-
 fn completed(id: OperationId, reason_code: ReasonCode) -> Event {
     Event::PublishCompleted { id, reason_code }
 }
@@ -101,41 +70,6 @@ fn connect_with(h: &mut Harness, connack: ConnAck) -> Connected {
     };
     h.events = events;
     *c
-}
-
-fn connack_present() -> ConnAck {
-    let mut c = ConnAck::new(ReasonCode::Success);
-    c.session_present = true;
-    c
-}
-
-/// Options whose session outlives a connection.
-fn persistent(version: ProtocolVersion) -> Options {
-    let mut o = options(version);
-    if version.is_v5() {
-        o.session_expiry_interval = 3600;
-    } else {
-        o.clean_start = false;
-    }
-    o
-}
-
-/// Drops the connection and reconnects with `connack`; returns the events after
-/// `Connected`, having checked the ones before it.
-fn reconnect(h: &mut Harness, connack: ConnAck) -> Vec<Event> {
-    h.reconnect(connack);
-    let events = h.take_events();
-    let at = events
-        .iter()
-        .position(|e| matches!(e, Event::Connected(_)))
-        .unwrap_or_else(|| panic!("no Connected in {events:?}"));
-    assert!(
-        events[..at]
-            .iter()
-            .all(|e| matches!(e, Event::Disconnected { .. })),
-        "{events:?}"
-    );
-    events[at + 1..].to_vec()
 }
 
 /// The manual acknowledgement tokens of the message events, in order.
@@ -240,6 +174,27 @@ fn qos1_and_qos2_take_fresh_identifiers_and_complete_on_the_final_ack() {
     }
 }
 
+/// Takes three identifiers: publishes QoS 1 "a" on "t", subscribes with `subscription`
+/// and unsubscribes from "u", none of them acknowledged.
+fn publish_subscribe_and_unsubscribe(h: &mut Harness, subscription: &Subscription) {
+    publish(h, msg("t", "a", QoS::AtLeastOnce));
+    h.session
+        .subscribe(
+            h.now,
+            vec![subscription.clone()],
+            SubscribeProperties::default(),
+        )
+        .unwrap();
+    h.session
+        .unsubscribe(
+            h.now,
+            vec![TopicFilter::from_static("u")],
+            Default::default(),
+        )
+        .unwrap();
+    h.drain();
+}
+
 // v5 [MQTT-2.2.1-3]; v3.1.1 [MQTT-2.3.1-2]: PUBLISH, SUBSCRIBE and UNSUBSCRIBE draw from
 // one identifier pool.
 #[test]
@@ -247,23 +202,8 @@ fn publish_subscribe_and_unsubscribe_share_one_identifier_pool() {
     for v in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
         let mut h = Harness::new(options(v));
         h.connect();
-        publish(&mut h, msg("t", "a", QoS::AtLeastOnce));
         let subscription = Subscription::new(TopicFilter::from_static("s/#"), QoS::AtLeastOnce);
-        h.session
-            .subscribe(
-                h.now,
-                vec![subscription.clone()],
-                SubscribeProperties::default(),
-            )
-            .unwrap();
-        h.session
-            .unsubscribe(
-                h.now,
-                vec![TopicFilter::from_static("u")],
-                Default::default(),
-            )
-            .unwrap();
-        h.drain();
+        publish_subscribe_and_unsubscribe(&mut h, &subscription);
         publish(&mut h, msg("t", "b", QoS::ExactlyOnce));
         assert_eq!(
             h.sent(),
@@ -287,23 +227,8 @@ fn identifiers_in_use_are_never_handed_out_again_when_the_pool_wraps() {
         let o = persistent(v);
         let mut h = Harness::new(o.clone());
         h.connect();
-        publish(&mut h, msg("t", "a", QoS::AtLeastOnce));
         let subscription = Subscription::new(TopicFilter::from_static("s"), QoS::AtLeastOnce);
-        h.session
-            .subscribe(
-                h.now,
-                vec![subscription.clone()],
-                SubscribeProperties::default(),
-            )
-            .unwrap();
-        h.session
-            .unsubscribe(
-                h.now,
-                vec![TopicFilter::from_static("u")],
-                Default::default(),
-            )
-            .unwrap();
-        h.drain();
+        publish_subscribe_and_unsubscribe(&mut h, &subscription);
         assert_eq!(h.sent().len(), 3);
         let mut state = h.session.state();
         state.next_packet_id = 65_534;
@@ -453,7 +378,7 @@ fn failing_pubrec_and_puback_end_the_exchange_and_free_the_quota() {
 
     let mut present = connack_present();
     present.properties.receive_maximum = NonZeroU16::new(1);
-    assert!(reconnect(&mut h, present).is_empty());
+    assert!(h.reconnect_events(present).is_empty());
     assert_eq!(
         h.sent(),
         vec![Packet::Publish(dup(with_id(
@@ -623,7 +548,7 @@ fn incoming_qos2_is_never_delivered_twice_across_a_resumed_session() {
         assert_eq!(h.sent(), vec![Packet::PubRec(PubRec::new(id(7)))], "{v}");
         assert_eq!(h.take_events(), vec![delivered(&p)]);
 
-        assert!(reconnect(&mut h, connack_present()).is_empty());
+        assert!(h.reconnect_events(connack_present()).is_empty());
         assert!(h.sent().is_empty());
         h.receive(dup(p.clone()));
         assert_eq!(h.sent(), vec![Packet::PubRec(PubRec::new(id(7)))], "{v}");
@@ -653,7 +578,7 @@ fn incoming_qos2_awaiting_a_manual_ack_survives_a_reconnect() {
         let token = tokens(h.take_events()).remove(0);
         assert!(h.sent().is_empty());
 
-        assert!(reconnect(&mut h, connack_present()).is_empty());
+        assert!(h.reconnect_events(connack_present()).is_empty());
         h.receive(dup(p));
         assert!(h.take_events().is_empty(), "{v}: delivered twice");
         assert!(
@@ -1235,7 +1160,7 @@ fn outgoing_topic_aliases_start_empty_on_every_connection() {
 
     let mut present = connack_present();
     present.properties.topic_alias_maximum = Some(2);
-    assert!(reconnect(&mut h, present).is_empty());
+    assert!(h.reconnect_events(present).is_empty());
     publish(&mut h, msg("b", "4", QoS::AtMostOnce));
     assert_eq!(
         h.sent(),
@@ -1251,7 +1176,7 @@ fn outgoing_topic_aliases_start_empty_on_every_connection() {
     h.receive(PubAck::new(id(1)));
     assert_eq!(h.take_events(), vec![completed(a, ReasonCode::Success)]);
 
-    assert!(reconnect(&mut h, connack_present()).is_empty());
+    assert!(h.reconnect_events(connack_present()).is_empty());
     publish(&mut h, msg("b", "5", QoS::AtMostOnce));
     assert_eq!(
         h.sent(),
@@ -1426,7 +1351,10 @@ fn incoming_unknown_alias_is_a_protocol_error_and_aliases_reset_on_reconnect() {
     h.connect();
     h.receive(aliased(incoming("x", "1", QoS::AtMostOnce, 0), 1, true));
     assert_eq!(h.take_events().len(), 1);
-    assert!(reconnect(&mut h, ConnAck::new(ReasonCode::Success)).is_empty());
+    assert!(
+        h.reconnect_events(ConnAck::new(ReasonCode::Success))
+            .is_empty()
+    );
     h.receive(aliased(incoming("x", "2", QoS::AtMostOnce, 0), 1, false));
     assert_violation(&mut h, ReasonCode::ProtocolError, |v| {
         *v == ProtocolViolation::TopicAlias(ReasonCode::ProtocolError)

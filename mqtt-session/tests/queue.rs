@@ -9,52 +9,20 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Harness, options, secs};
+use common::{ALL, Harness, completed, msg, options, publish, secs, with_id};
 use core::num::NonZeroU16;
 use mqtt_proto::{
     AckProperties, ConnAck, Packet, PacketId, ProtocolVersion, PubAck, PubComp, PubRec, PubRel,
     Publish, PublishProperties, QoS, ReasonCode, SubAck, SubscribeProperties, Subscription,
-    TopicFilter, TopicName, UnsubscribeProperties,
+    TopicFilter, UnsubscribeProperties,
 };
 use mqtt_session::{
     DisconnectOptions, DisconnectReason, Event, OperationError, OperationId, Options, QueueLimits,
     QueueOverflow, UsageError,
 };
 
-const ALL: [ProtocolVersion; 3] = [
-    ProtocolVersion::V3_1,
-    ProtocolVersion::V3_1_1,
-    ProtocolVersion::V5,
-];
-
 fn id(n: u16) -> PacketId {
     PacketId::new(n).unwrap()
-}
-
-fn msg(topic: &'static str, payload: &'static str, qos: QoS) -> Publish {
-    Publish::new(
-        TopicName::from_static(topic),
-        Bytes::from_static(payload.as_bytes()),
-    )
-    .with_qos(qos, None)
-}
-
-fn with_id(p: Publish, n: u16) -> Publish {
-    let qos = p.qos;
-    p.with_qos(qos, Some(id(n)))
-}
-
-fn publish(h: &mut Harness, p: Publish) -> OperationId {
-    let op = h.session.publish(h.now, p).unwrap();
-    h.drain();
-    op
-}
-
-fn completed(id: OperationId) -> Event {
-    Event::PublishCompleted {
-        id,
-        reason_code: ReasonCode::Success,
-    }
 }
 
 fn failed(id: OperationId, error: OperationError) -> Event {

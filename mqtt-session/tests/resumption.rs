@@ -7,8 +7,9 @@
 
 mod common;
 
-use bytes::Bytes;
-use common::{Harness, options, secs};
+use common::{
+    Harness, completed, connack_present, dup, msg, options, persistent, publish, secs, with_id,
+};
 use core::num::{NonZeroU16, NonZeroU32};
 use mqtt_proto::{
     AckProperties, ConnAck, Encode, MqttString, Packet, PacketId, ProtocolVersion, PubAck, PubComp,
@@ -16,30 +17,12 @@ use mqtt_proto::{
     SubscribeProperties, Subscription, TopicFilter, TopicName,
 };
 use mqtt_session::{
-    Action, Connected, Event, IncomingMessage, OperationError, OperationId, Options,
-    PendingOnSessionLoss, Queued, Request, Session, Stage, UsageError,
+    Action, Event, IncomingMessage, OperationError, OperationId, PendingOnSessionLoss, Queued,
+    Request, Session, Stage, UsageError,
 };
 
 fn id(n: u16) -> PacketId {
     PacketId::new(n).unwrap()
-}
-
-fn msg(topic: &'static str, payload: &'static str, qos: QoS) -> Publish {
-    Publish::new(
-        TopicName::from_static(topic),
-        Bytes::from_static(payload.as_bytes()),
-    )
-    .with_qos(qos, None)
-}
-
-fn with_id(p: Publish, n: u16) -> Publish {
-    let qos = p.qos;
-    p.with_qos(qos, Some(id(n)))
-}
-
-fn dup(mut p: Publish) -> Publish {
-    p.dup = true;
-    p
 }
 
 fn incoming(topic: &'static str, qos: QoS, n: u16) -> Publish {
@@ -51,19 +34,6 @@ fn delivered(p: &Publish) -> Event {
         publish: p.clone(),
         ack: None,
     })
-}
-
-fn publish(h: &mut Harness, p: Publish) -> OperationId {
-    let op = h.session.publish(h.now, p).unwrap();
-    h.drain();
-    op
-}
-
-fn completed(id: OperationId) -> Event {
-    Event::PublishCompleted {
-        id,
-        reason_code: ReasonCode::Success,
-    }
 }
 
 fn sub(f: &'static str, qos: QoS) -> Subscription {
@@ -78,49 +48,10 @@ fn suback(n: u16, codes: &[ReasonCode]) -> SubAck {
     }
 }
 
-fn connack_present() -> ConnAck {
-    let mut c = ConnAck::new(ReasonCode::Success);
-    c.session_present = true;
-    c
-}
-
-/// Options whose session outlives a connection: 3.1 / 3.1.1 Clean Session 0, 5.0 a
-/// Session Expiry Interval above 0.
-fn persistent(version: ProtocolVersion) -> Options {
-    let mut o = options(version);
-    if version.is_v5() {
-        o.session_expiry_interval = 3600;
-    } else {
-        o.clean_start = false;
-    }
-    o
-}
-
 /// The connection drops (the session waits to reconnect).
 fn drop_connection(h: &mut Harness) {
     h.session.handle_closed(h.now);
     h.drain();
-}
-
-/// Reconnects with `connack` (dropping the connection first if it is up); returns the
-/// CONNECT, the Connected event and the events after it, having checked the ones before.
-fn reconnect(h: &mut Harness, connack: ConnAck) -> (mqtt_proto::Connect, Connected, Vec<Event>) {
-    let connect = h.reconnect(connack);
-    let events = h.take_events();
-    let at = events
-        .iter()
-        .position(|e| matches!(e, Event::Connected(_)))
-        .unwrap_or_else(|| panic!("no Connected in {events:?}"));
-    assert!(
-        events[..at]
-            .iter()
-            .all(|e| matches!(e, Event::Disconnected { .. })),
-        "{events:?}"
-    );
-    let Event::Connected(c) = &events[at] else {
-        unreachable!()
-    };
-    (connect, (**c).clone(), events[at + 1..].to_vec())
 }
 
 /// The packet identifiers of the PUBLISH packets in `sent`, checking each went out as a
@@ -172,7 +103,7 @@ fn resumed_session_resends_publish_and_pubrel_first_in_original_order() {
         let e = publish(&mut h, msg("t", "e", QoS::AtLeastOnce));
         assert!(h.sent().is_empty());
 
-        let (connect, connected, events) = reconnect(&mut h, connack_present());
+        let (connect, connected, events) = h.reconnect_connected(connack_present());
         assert!(!connect.clean_start, "{v}");
         assert!(connected.session_present && !connected.session_lost);
         assert!(events.is_empty(), "{events:?}");
@@ -223,13 +154,13 @@ fn publish_is_never_sent_again_after_its_pubrel() {
             ]
         );
         for _ in 0..2 {
-            let (_, _, events) = reconnect(&mut h, connack_present());
+            let (_, _, events) = h.reconnect_connected(connack_present());
             assert!(events.is_empty());
             assert_eq!(h.sent(), vec![Packet::PubRel(PubRel::new(id(1)))], "{v}");
         }
         h.receive(PubComp::new(id(1)));
         assert_eq!(h.take_events(), vec![completed(a)]);
-        let (_, _, events) = reconnect(&mut h, connack_present());
+        let (_, _, events) = h.reconnect_connected(connack_present());
         assert!(events.is_empty());
         assert!(h.sent().is_empty(), "{v}");
     }
@@ -270,7 +201,7 @@ fn a_session_that_ends_with_its_connection_is_not_resumed() {
         h.connect();
         let a = publish(&mut h, msg("t", "a", QoS::AtLeastOnce));
         assert_eq!(h.sent().len(), 1);
-        let (connect, connected, events) = reconnect(&mut h, ConnAck::new(ReasonCode::Success));
+        let (connect, connected, events) = h.reconnect_connected(ConnAck::new(ReasonCode::Success));
         assert!(connect.clean_start, "{v}");
         assert!(!connected.session_lost, "{v}: there was no session to lose");
         assert!(events.is_empty());
@@ -318,7 +249,7 @@ fn session_lost_with_policy_resend_sends_pending_messages_as_new() {
     for v in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
         let mut h = Harness::new(persistent(v));
         let [a, b, c, q] = pending_session(&mut h);
-        let (connect, connected, events) = reconnect(&mut h, ConnAck::new(ReasonCode::Success));
+        let (connect, connected, events) = h.reconnect_connected(ConnAck::new(ReasonCode::Success));
         assert!(!connect.clean_start);
         assert!(!connected.session_present && connected.session_lost, "{v}");
         assert_eq!(events, vec![completed(c)], "{v}");
@@ -368,7 +299,7 @@ fn session_lost_with_policy_fail_fails_pending_messages() {
         o.on_session_loss.pending = PendingOnSessionLoss::Fail;
         let mut h = Harness::new(o);
         let [a, b, c, q] = pending_session(&mut h);
-        let (_, connected, events) = reconnect(&mut h, ConnAck::new(ReasonCode::Success));
+        let (_, connected, events) = h.reconnect_connected(ConnAck::new(ReasonCode::Success));
         assert!(connected.session_lost);
         assert_eq!(
             events,
@@ -449,7 +380,7 @@ fn session_lost_resubscribes_every_granted_subscription() {
     for v in [ProtocolVersion::V3_1_1, ProtocolVersion::V5] {
         let mut h = Harness::new(persistent(v));
         let (d, a) = subscribed_session(&mut h);
-        let (_, connected, events) = reconnect(&mut h, ConnAck::new(ReasonCode::Success));
+        let (_, connected, events) = h.reconnect_connected(ConnAck::new(ReasonCode::Success));
         assert!(connected.session_lost && events.is_empty());
         let sent = h.sent();
         let mut expected_a = Subscribe::new(id(4), vec![a.clone()]);
@@ -502,7 +433,7 @@ fn no_resubscription_when_turned_off_or_when_the_session_was_resumed() {
             o.on_session_loss.resubscribe = resubscribe;
             let mut h = Harness::new(o);
             let (d, _) = subscribed_session(&mut h);
-            let (_, _, events) = reconnect(&mut h, connack);
+            let (_, _, events) = h.reconnect_connected(connack);
             assert!(events.is_empty());
             assert_eq!(
                 h.sent(),
@@ -539,7 +470,7 @@ fn resumed_messages_count_against_the_receive_maximum_and_pubrel_is_never_held_b
     let y = publish(&mut h, msg("t", "y", QoS::AtLeastOnce));
     let mut present = connack_present();
     present.properties.receive_maximum = NonZeroU16::new(2);
-    reconnect(&mut h, present);
+    h.reconnect_connected(present);
     let mut sent = h.sent();
     sent.sort_by_key(|p| matches!(p, Packet::Publish(_)));
     assert_eq!(
@@ -576,7 +507,7 @@ fn resumed_messages_count_against_the_receive_maximum_and_pubrel_is_never_held_b
     assert_eq!(h.sent().len(), 3);
     let mut present = connack_present();
     present.properties.receive_maximum = NonZeroU16::new(1);
-    reconnect(&mut h, present);
+    h.reconnect_connected(present);
     assert_eq!(h.sent(), vec![Packet::PubRel(PubRel::new(id(1)))]);
     h.receive(PubComp::new(id(1)));
     assert_eq!(
@@ -644,7 +575,7 @@ fn a_resent_publish_that_no_longer_fits_the_server_maximum_fails() {
         .unwrap();
     let mut present = connack_present();
     present.properties.maximum_packet_size = NonZeroU32::new(100);
-    let (_, _, events) = reconnect(&mut h, present);
+    let (_, _, events) = h.reconnect_connected(present);
     assert_eq!(
         h.sent(),
         vec![Packet::Publish(dup(with_id(
@@ -840,7 +771,7 @@ fn v3_1_resumes_with_clean_session_0_although_connack_has_no_session_present() {
     assert_eq!(h.sent().len(), 4);
     assert_eq!(h.take_events(), vec![delivered(&m)]);
 
-    let (connect, connected, events) = reconnect(&mut h, ConnAck::new(ReasonCode::Success));
+    let (connect, connected, events) = h.reconnect_connected(ConnAck::new(ReasonCode::Success));
     assert!(!connect.clean_start);
     assert_eq!(
         h.sent(),

@@ -5,20 +5,16 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Harness, options, secs};
+use common::{Harness, options, pid, secs};
 use core::time::Duration;
 use mqtt_proto::{
-    ConnAck, Packet, PacketId, PacketType, ProtocolVersion, PubAck, PubComp, PubRec, PubRel,
-    Publish, QoS, ReasonCode, TopicName,
+    ConnAck, Packet, PacketType, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
+    ReasonCode, TopicName,
 };
 use mqtt_session::{
     Action, DisconnectReason, Event, OperationError, OperationId, Options, ProtocolViolation,
     ReconnectPolicy,
 };
-
-fn pid(n: u16) -> PacketId {
-    PacketId::new(n).unwrap()
-}
 
 fn msg(qos: QoS) -> Publish {
     Publish::new(
@@ -67,18 +63,7 @@ fn drop_connection(h: &mut Harness) -> Duration {
 /// The reconnect timer fires, the transport comes up, the CONNACK accepts: returns what
 /// the session sent after CONNECT.
 fn come_back(h: &mut Harness, connack: ConnAck) -> Vec<Packet> {
-    h.fire_timer();
-    assert!(
-        h.take_actions()
-            .iter()
-            .any(|a| matches!(a, Action::Open { .. })),
-        "no Open"
-    );
-    h.session.handle_connected(h.now);
-    h.drain();
-    let sent = h.sent();
-    assert!(matches!(sent.as_slice(), [Packet::Connect(_)]), "{sent:?}");
-    h.receive(connack);
+    h.reopen(connack);
     h.sent()
 }
 

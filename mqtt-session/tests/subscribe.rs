@@ -9,7 +9,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Harness, options};
+use common::{Harness, connack_present, options, persistent};
 use mqtt_proto::{
     AckProperties, ConnAck, Disconnect, EncodeError, MqttString, Packet, PacketId, ProtocolVersion,
     PubAck, Publish, PublishProperties, QoS, ReasonCode, RetainHandling, SubAck, Subscribe,
@@ -18,7 +18,7 @@ use mqtt_proto::{
 };
 use mqtt_session::{
     Action, DisconnectOptions, DisconnectReason, Event, IncomingMessage, OperationError,
-    OperationId, Options, ProtocolViolation, UsageError,
+    OperationId, ProtocolViolation, UsageError,
 };
 
 fn id(n: u16) -> PacketId {
@@ -86,40 +86,6 @@ fn delivered(p: &Publish) -> Event {
         publish: p.clone(),
         ack: None,
     })
-}
-
-fn connack_present() -> ConnAck {
-    let mut c = ConnAck::new(ReasonCode::Success);
-    c.session_present = true;
-    c
-}
-
-fn persistent(version: ProtocolVersion) -> Options {
-    let mut o = options(version);
-    if version.is_v5() {
-        o.session_expiry_interval = 3600;
-    } else {
-        o.clean_start = false;
-    }
-    o
-}
-
-/// Drops the connection and reconnects with `connack`; returns the events after
-/// `Connected`, having checked the ones before it.
-fn reconnect(h: &mut Harness, connack: ConnAck) -> Vec<Event> {
-    h.reconnect(connack);
-    let events = h.take_events();
-    let at = events
-        .iter()
-        .position(|e| matches!(e, Event::Connected(_)))
-        .unwrap_or_else(|| panic!("no Connected in {events:?}"));
-    assert!(
-        events[..at]
-            .iter()
-            .all(|e| matches!(e, Event::Disconnected { .. })),
-        "{events:?}"
-    );
-    events[at + 1..].to_vec()
 }
 
 /// Connects with `connack`, dropping the Connected event.
@@ -727,7 +693,7 @@ fn pending_requests_are_sent_again_after_a_reconnect() {
         } else {
             ConnAck::new(ReasonCode::Success)
         };
-        assert!(reconnect(&mut h, connack).is_empty());
+        assert!(h.reconnect_events(connack).is_empty());
         assert_eq!(h.sent(), expected, "{v} session present {present}");
         h.receive(suback(1, &[ReasonCode::GrantedQoS1]));
         let codes = if v.is_v5() {
@@ -754,7 +720,7 @@ fn pending_requests_are_sent_again_after_a_reconnect() {
         } else {
             ConnAck::new(ReasonCode::Success)
         };
-        assert!(reconnect(&mut h, connack).is_empty());
+        assert!(h.reconnect_events(connack).is_empty());
         let sent = h.sent();
         if present {
             assert!(sent.is_empty(), "{v}: completed requests are not re-sent");

@@ -3,10 +3,24 @@
 
 #![allow(dead_code)]
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use core::time::Duration;
-use mqtt_proto::{ConnAck, Decoder, Encode, MqttString, Packet, ProtocolVersion, ReasonCode, Role};
-use mqtt_session::{Action, Event, Instant, Options, Session};
+use mqtt_proto::{
+    ConnAck, Decoder, Encode, MqttString, Packet, PacketId, ProtocolVersion, Publish, QoS,
+    ReasonCode, Role, TopicName,
+};
+use mqtt_session::{Action, Connected, Event, Instant, OperationId, Options, Session};
+
+/// Every protocol version, oldest first.
+pub const ALL: [ProtocolVersion; 3] = [
+    ProtocolVersion::V3_1,
+    ProtocolVersion::V3_1_1,
+    ProtocolVersion::V5,
+];
+
+/// The default reconnect policy's `min_delay`: the delay before the first reconnect when
+/// jitter is off.
+pub const FIRST_DELAY: Duration = Duration::from_millis(100);
 
 /// A session, the instant it lives at, and what it wrote / was told.
 pub struct Harness {
@@ -24,6 +38,71 @@ pub fn options(version: ProtocolVersion) -> Options {
     let mut o = Options::new("test:1883", MqttString::try_from("client").unwrap());
     o.protocol_version = version;
     o
+}
+
+/// Options whose session outlives a connection: 3.1 / 3.1.1 Clean Session 0, 5.0 a
+/// Session Expiry Interval above 0.
+pub fn persistent(version: ProtocolVersion) -> Options {
+    let mut o = options(version);
+    if version.is_v5() {
+        o.session_expiry_interval = 3600;
+    } else {
+        o.clean_start = false;
+    }
+    o
+}
+
+/// A CONNACK accepting the connection with Session Present set.
+pub fn connack_present() -> ConnAck {
+    let mut c = ConnAck::new(ReasonCode::Success);
+    c.session_present = true;
+    c
+}
+
+/// `v` as an MQTT string (panics if it is not one).
+pub fn s(v: &str) -> MqttString {
+    MqttString::try_from(v).unwrap()
+}
+
+/// Packet identifier `n` (panics on 0).
+pub fn pid(n: u16) -> PacketId {
+    PacketId::new(n).unwrap()
+}
+
+/// An application message as the application hands it to `publish` (no identifier).
+pub fn msg(topic: &str, payload: &'static str, qos: QoS) -> Publish {
+    Publish::new(
+        TopicName::try_from(topic).unwrap(),
+        Bytes::from_static(payload.as_bytes()),
+    )
+    .with_qos(qos, None)
+}
+
+/// `p` as it is on the wire with packet identifier `n`.
+pub fn with_id(p: Publish, n: u16) -> Publish {
+    let qos = p.qos;
+    p.with_qos(qos, Some(pid(n)))
+}
+
+/// `p` re-sent: DUP set.
+pub fn dup(mut p: Publish) -> Publish {
+    p.dup = true;
+    p
+}
+
+/// The application publishes `p`; returns its operation.
+pub fn publish(h: &mut Harness, p: Publish) -> OperationId {
+    let op = h.session.publish(h.now, p).unwrap();
+    h.drain();
+    op
+}
+
+/// The event for the QoS 1/2 publish `id` acknowledged with Success.
+pub fn completed(id: OperationId) -> Event {
+    Event::PublishCompleted {
+        id,
+        reason_code: ReasonCode::Success,
+    }
 }
 
 impl Harness {
@@ -180,6 +259,42 @@ impl Harness {
     pub fn reconnect(&mut self, connack: ConnAck) -> mqtt_proto::Connect {
         self.session.handle_closed(self.now);
         self.drain();
+        self.reopen(connack)
+    }
+
+    /// Drops the connection and reconnects with `connack` (as [`Harness::reconnect`]);
+    /// returns the CONNECT, the Connected event and the events after it, having checked
+    /// that the ones before it are all Disconnected.
+    pub fn reconnect_connected(
+        &mut self,
+        connack: ConnAck,
+    ) -> (mqtt_proto::Connect, Connected, Vec<Event>) {
+        let connect = self.reconnect(connack);
+        let events = self.take_events();
+        let at = events
+            .iter()
+            .position(|e| matches!(e, Event::Connected(_)))
+            .unwrap_or_else(|| panic!("no Connected in {events:?}"));
+        assert!(
+            events[..at]
+                .iter()
+                .all(|e| matches!(e, Event::Disconnected { .. })),
+            "{events:?}"
+        );
+        let Event::Connected(c) = &events[at] else {
+            unreachable!()
+        };
+        (connect, (**c).clone(), events[at + 1..].to_vec())
+    }
+
+    /// [`Harness::reconnect_connected`], returning only the events after Connected.
+    pub fn reconnect_events(&mut self, connack: ConnAck) -> Vec<Event> {
+        self.reconnect_connected(connack).2
+    }
+
+    /// The connection is down: the reconnect timer fires, the transport comes back and
+    /// the server answers the CONNECT with `connack`; returns the CONNECT.
+    pub fn reopen(&mut self, connack: ConnAck) -> mqtt_proto::Connect {
         self.fire_timer();
         let actions = self.take_actions();
         assert!(
