@@ -280,6 +280,11 @@ impl Session {
         }
         match packet {
             Packet::ConnAck(c) if awaiting => self.handle_connack(now, *c),
+            // AUTH is 5.0's (a 3.x decoder refuses its packet type); without the `v5`
+            // feature this arm folds away, and enhanced authentication with it.
+            Packet::Auth(_) if !self.version().is_v5() => Err(ProtocolViolation::UnexpectedPacket(
+                "AUTH, which only MQTT 5.0 has",
+            )),
             Packet::Auth(a) => self.handle_auth(now, a, awaiting),
             // [MQTT-3.2.0-1]: nothing but CONNACK or AUTH before CONNACK; [MQTT-3.2.0-2]:
             // one CONNACK per connection; [MQTT-3.14.0-1]: no DISCONNECT before it.
@@ -370,19 +375,29 @@ impl Session {
         }
         let p = &c.properties;
         let session_expiry = p.session_expiry_interval;
-        self.limits = ServerLimits {
-            receive_maximum: p.receive_maximum.map_or(65_535, NonZeroU16::get),
-            maximum_qos: p.maximum_qos.unwrap_or(QoS::ExactlyOnce),
-            retain_available: p.retain_available.unwrap_or(true),
-            maximum_packet_size: p
-                .maximum_packet_size
-                .map_or(mqtt_proto::MAX_PACKET_SIZE, |m| m.get() as usize),
-            topic_alias_maximum: p.topic_alias_maximum.unwrap_or(0),
-            wildcard_subscription_available: p.wildcard_subscription_available.unwrap_or(true),
-            subscription_identifier_available: p.subscription_identifier_available.unwrap_or(true),
-            shared_subscription_available: p.shared_subscription_available.unwrap_or(true),
-            // [MQTT-3.1.2-21]: the server's keep alive replaces ours.
-            keep_alive: p.server_keep_alive.unwrap_or(self.options.keep_alive),
+        self.limits = if !self.version().is_v5() {
+            // 3.x has no CONNACK properties (and without `v5` this folds away).
+            ServerLimits {
+                keep_alive: self.options.keep_alive,
+                ..default_limits()
+            }
+        } else {
+            ServerLimits {
+                receive_maximum: p.receive_maximum.map_or(65_535, NonZeroU16::get),
+                maximum_qos: p.maximum_qos.unwrap_or(QoS::ExactlyOnce),
+                retain_available: p.retain_available.unwrap_or(true),
+                maximum_packet_size: p
+                    .maximum_packet_size
+                    .map_or(mqtt_proto::MAX_PACKET_SIZE, |m| m.get() as usize),
+                topic_alias_maximum: p.topic_alias_maximum.unwrap_or(0),
+                wildcard_subscription_available: p.wildcard_subscription_available.unwrap_or(true),
+                subscription_identifier_available: p
+                    .subscription_identifier_available
+                    .unwrap_or(true),
+                shared_subscription_available: p.shared_subscription_available.unwrap_or(true),
+                // [MQTT-3.1.2-21]: the server's keep alive replaces ours.
+                keep_alive: p.server_keep_alive.unwrap_or(self.options.keep_alive),
+            }
         };
         if self.options.outgoing_topic_aliases {
             self.outgoing_aliases = OutgoingAliases::new(self.limits.topic_alias_maximum);
@@ -544,7 +559,10 @@ impl Session {
     /// attempt use that server; 0x9D (moved) also replaces the current entry of the
     /// server list. Any other reason code, or no reference, changes nothing.
     fn follow_redirect(&mut self, code: ReasonCode, reference: Option<&MqttString>) {
-        if !matches!(code, ReasonCode::UseAnotherServer | ReasonCode::ServerMoved) {
+        // Only 5.0 has Server References (and without the `v5` feature this folds away).
+        if !self.version().is_v5()
+            || !matches!(code, ReasonCode::UseAnotherServer | ReasonCode::ServerMoved)
+        {
             return;
         }
         let Some(first) = reference.and_then(|r| r.split(' ').find(|s| !s.is_empty())) else {

@@ -144,13 +144,16 @@ impl Session {
         now: Instant,
         mut publish: Publish,
     ) -> Result<(), ProtocolViolation> {
-        if let Some(alias) = publish.properties.topic_alias {
+        // Properties are 5.0's (without the `v5` feature these checks fold away).
+        let v5 = self.version().is_v5();
+        if v5 && let Some(alias) = publish.properties.topic_alias {
             self.incoming_aliases
                 .resolve(&mut publish.topic, alias)
                 .map_err(ProtocolViolation::TopicAlias)?;
             publish.properties.topic_alias = None;
         }
-        if !publish.properties.subscription_identifiers.is_empty()
+        if v5
+            && !publish.properties.subscription_identifiers.is_empty()
             && self.subscriptions.complete
             && !self.knows_identifiers(&publish)
         {

@@ -449,6 +449,10 @@ impl Session {
         now: Instant,
         p: &mut Publish,
     ) -> Result<(), mqtt_proto::EncodeError> {
+        if !self.version().is_v5() {
+            // No Topic Alias before 5.0 (without the `v5` feature the rest folds away).
+            return self.send(now, &*p);
+        }
         match self.outgoing_aliases.lookup(&p.topic) {
             None => self.send(now, &*p),
             Some(AliasUse::Bind(alias)) => {
