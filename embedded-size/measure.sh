@@ -7,7 +7,7 @@
 #   bash embedded-size/measure.sh --v5       # the same programs speaking MQTT 5.0
 #   TOP=60 bash embedded-size/measure.sh     # more symbols
 #   NO_BLOAT=1 bash embedded-size/measure.sh # sizes only
-#   MAX_DRIVE_TEXT=44500 bash embedded-size/measure.sh  # fail if `drive` grew past it
+#   MAX_DRIVE_TEXT=44100 bash embedded-size/measure.sh  # fail if `drive` grew past it
 #
 # Needs: rustup target add thumbv7em-none-eabihf; cargo install cargo-bloat (for the
 # symbol lists); llvm-size, arm-none-eabi-size or python3 (for the section sizes).

@@ -75,7 +75,9 @@ pub fn check_subscribe(
     limits: Option<&ServerLimits>,
     packet: &Subscribe,
 ) -> Result<(), UsageError> {
-    if let Some(l) = limits {
+    // Only a 5.0 CONNACK can say a feature is not available (without `v5` this folds
+    // away).
+    if let Some(l) = limits.filter(|_| version.is_v5()) {
         let subs = &packet.subscriptions;
         if !l.wildcard_subscription_available && subs.iter().any(|s| s.filter.has_wildcards()) {
             return Err(UsageError::WildcardSubscriptionsNotAvailable);
