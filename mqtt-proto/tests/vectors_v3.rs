@@ -9,9 +9,10 @@ mod vectors_common;
 
 use bytes::Bytes;
 use mqtt_proto::{
-    ConnAck, Connect, ConnectProperties, DecodeError, Disconnect, Encode, FixedHeader, Packet,
-    PacketType, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, PublishProperties, QoS,
-    ReasonCode, SubAck, Subscribe, Subscription, UnsubAck, Unsubscribe, Will, WillProperties,
+    ConnAck, Connect, ConnectProperties, DecodeError, Disconnect, Encode, EncodeError, FixedHeader,
+    Packet, PacketType, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish,
+    PublishProperties, QoS, ReasonCode, SubAck, Subscribe, Subscription, UnsubAck, Unsubscribe,
+    Will, WillProperties,
 };
 use vectors_common::{cat, check_vector, filter, pid, remaining_length_bytes, s, topic};
 
@@ -95,6 +96,27 @@ fn connect_v311_empty_client_id_with_clean_session() {
         0x10, 0x0C, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x00, 0x00, 0x00,
     ];
     check_vector(V3_1_1, &bytes, connect(V3_1_1, true, 0, ""));
+}
+
+#[test]
+fn connect_v31_empty_client_id_decodes_for_a_server_to_refuse_and_never_encodes() {
+    // MQTT 3.1 wants a client identifier of 1 to 23 characters: a server decodes an
+    // empty one to answer CONNACK 2 (identifier rejected), a client never sends it.
+    let bytes = [
+        0x10, 0x0E, 0x00, 0x06, b'M', b'Q', b'I', b's', b'd', b'p', 0x03, 0x02, 0x00, 0x00, 0x00,
+        0x00,
+    ];
+    let Ok(Packet::Connect(c)) = Packet::decode(Bytes::copy_from_slice(&bytes), V3_1) else {
+        panic!("a 3.1 CONNECT with an empty client identifier decodes");
+    };
+    assert!(c.client_id.is_empty());
+    assert_eq!(
+        c.encoded_len(V3_1),
+        Err(EncodeError::NotInVersion {
+            what: "an empty client identifier",
+            version: V3_1
+        })
+    );
 }
 
 #[test]
