@@ -183,8 +183,7 @@ pub struct TopicFilter(MqttString);
 /// Checks the wildcard placement of a (non-shared part of a) topic filter, looking only at
 /// its wildcards (found a word at a time): a wildcard must fill its level, and `#` must be
 /// the last level.
-fn check_filter_levels(s: &str) -> Result<(), TopicError> {
-    let b = s.as_bytes();
+fn check_filter_levels(b: &[u8]) -> Result<(), TopicError> {
     if b.is_empty() {
         return Err(TopicError::Empty);
     }
@@ -218,16 +217,16 @@ fn level_error(rest: &[u8]) -> TopicError {
 
 /// Checks a whole topic filter, shared or not.
 fn check_topic_filter(s: &str) -> Result<(), TopicError> {
-    match s.strip_prefix(SHARE_PREFIX) {
-        None => check_filter_levels(s),
+    // Bytes, not `str` slices: a `str` split would link its char-boundary panic.
+    match s.as_bytes().strip_prefix(SHARE_PREFIX.as_bytes()) {
+        None => check_filter_levels(s.as_bytes()),
         Some(rest) => {
-            let slash = rest.bytes().position(|c| c == b'/');
+            let slash = rest.iter().position(|&c| c == b'/');
             let (share, filter) = rest.split_at(slash.ok_or(TopicError::InvalidShareName)?);
-            let filter = &filter[1..];
-            if share.is_empty() || crate::string::contains_any(share.as_bytes(), [b'+', b'#']) {
+            if share.is_empty() || crate::string::contains_any(share, [b'+', b'#']) {
                 return Err(TopicError::InvalidShareName);
             }
-            check_filter_levels(filter)
+            check_filter_levels(&filter[1..])
         }
     }
 }
@@ -397,7 +396,11 @@ mod tests {
                     s.push(char::from(alphabet[code % 4]));
                     code /= 4;
                 }
-                assert_eq!(check_filter_levels(&s), levels_oracle(&s), "{s:?}");
+                assert_eq!(
+                    check_filter_levels(s.as_bytes()),
+                    levels_oracle(&s),
+                    "{s:?}"
+                );
             }
         }
         // Longer ones, where the scan's last word overlaps the one before it.
@@ -410,7 +413,11 @@ mod tests {
                         char::from(alphabet[(seed >> 62) as usize])
                     })
                     .collect();
-                assert_eq!(check_filter_levels(&s), levels_oracle(&s), "{s:?}");
+                assert_eq!(
+                    check_filter_levels(s.as_bytes()),
+                    levels_oracle(&s),
+                    "{s:?}"
+                );
             }
         }
     }

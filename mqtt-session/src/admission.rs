@@ -15,6 +15,11 @@ use mqtt_proto::{
 use crate::error::UsageError;
 use crate::event::ServerLimits;
 
+/// Whether QoS 2 is built in (the feature `qos2`). Without it every path into the QoS 2
+/// exchange is refused here or in the dispatch of received packets, and the exchange's
+/// code folds away.
+pub(crate) const QOS2: bool = cfg!(feature = "qos2");
+
 /// Checks a message for [`Session::publish`](crate::Session::publish): properties the
 /// client may not set, the server's Maximum QoS and Retain Available, and the packet's
 /// size against the server's Maximum Packet Size. `limits` is `None` while not connected
@@ -28,6 +33,12 @@ pub fn check_publish(
     message: &mut Publish,
 ) -> Result<(), UsageError> {
     check_reserved(message)?;
+    if message.qos == QoS::ExactlyOnce && !QOS2 {
+        return Err(UsageError::FeatureNotEnabled {
+            what: "a QoS 2 publish",
+            feature: "qos2",
+        });
+    }
     message.dup = false;
     message.packet_id = None;
     if let Some(limits) = limits {
@@ -75,6 +86,17 @@ pub fn check_subscribe(
     limits: Option<&ServerLimits>,
     packet: &Subscribe,
 ) -> Result<(), UsageError> {
+    if !QOS2
+        && packet
+            .subscriptions
+            .iter()
+            .any(|s| s.options.qos == QoS::ExactlyOnce)
+    {
+        return Err(UsageError::FeatureNotEnabled {
+            what: "a QoS 2 subscription",
+            feature: "qos2",
+        });
+    }
     // Only a 5.0 CONNACK can say a feature is not available (without `v5` this folds
     // away).
     if let Some(l) = limits.filter(|_| version.is_v5()) {

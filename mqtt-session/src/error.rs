@@ -56,6 +56,14 @@ pub enum UsageError {
     NoAuthentication,
     /// The request needs MQTT 5.0.
     RequiresV5(&'static str),
+    /// The request needs a cargo feature of `mqtt-session` this build leaves out (`qos2`,
+    /// `unsubscribe`): enable it in `Cargo.toml`.
+    FeatureNotEnabled {
+        /// What was asked for.
+        what: &'static str,
+        /// The feature that provides it.
+        feature: &'static str,
+    },
 }
 
 impl fmt::Display for UsageError {
@@ -100,6 +108,10 @@ impl fmt::Display for UsageError {
                 "no enhanced authentication is configured or under way; set an authentication method first",
             ),
             UsageError::RequiresV5(what) => write!(f, "{what} needs MQTT 5.0"),
+            UsageError::FeatureNotEnabled { what, feature } => write!(
+                f,
+                "{what} needs mqtt-session's feature `{feature}`: enable it in Cargo.toml"
+            ),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! the state the session had after the last record. Compaction is: apply, store the
 //! result as the new snapshot, start an empty log.
 
+#[cfg(feature = "journal")]
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use mqtt_proto::{MqttString, PacketId, Subscription};
@@ -73,14 +74,17 @@ pub enum StoredMessage {
 #[derive(Debug, Default)]
 pub(crate) struct Journal {
     pub(crate) on: bool,
+    /// Without the feature `journal` nothing is recorded, and there is no queue to drop.
+    #[cfg(feature = "journal")]
     records: VecDeque<StateChange>,
 }
 
+#[cfg(feature = "journal")]
 impl Journal {
     /// Records the change `make` builds, if journaling is on.
     #[inline]
     pub(crate) fn record(&mut self, make: impl FnOnce() -> StateChange) {
-        if cfg!(feature = "journal") && self.on {
+        if self.on {
             self.records.push_back(make());
         }
     }
@@ -98,6 +102,23 @@ impl Journal {
             self.records = VecDeque::new();
         }
     }
+}
+
+#[cfg(not(feature = "journal"))]
+impl Journal {
+    /// Records nothing: the feature `journal` is off.
+    #[inline]
+    pub(crate) fn record(&mut self, _make: impl FnOnce() -> StateChange) {}
+
+    pub(crate) fn pop(&mut self) -> Option<StateChange> {
+        None
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        true
+    }
+
+    pub(crate) fn shrink(&mut self) {}
 }
 
 impl SessionState {

@@ -2,9 +2,11 @@
 //! can persist it and survive a process restart.
 
 use alloc::vec::Vec;
-use mqtt_proto::{MqttString, PacketId, Subscription};
+use mqtt_proto::{MqttString, PacketId, QoS, Subscription};
 
-use crate::event::OperationId;
+use crate::admission::QOS2;
+use crate::error::{OperationError, UsageError};
+use crate::event::{Event, OperationId};
 use crate::options::Options;
 use crate::session::{InFlight, Pending, Queued, Request, Session, Stage};
 
@@ -93,6 +95,11 @@ impl Session {
     /// A new session with `options` that continues `state`: its first CONNECT asks to
     /// resume the session (if `state.has_session`), and what was in flight is re-sent
     /// in order once the server confirms it.
+    ///
+    /// What this build cannot carry out fails at once, with an
+    /// [`Event::OperationFailed`] of [`UsageError::FeatureNotEnabled`]: without the
+    /// feature `qos2`, the state's QoS 2 publishes; without `unsubscribe`, its pending
+    /// unsubscribe requests.
     pub fn restore(options: Options, state: SessionState) -> Session {
         let mut s = Session::new(options);
         // The restored state is the store's snapshot: nothing of it is a change.
@@ -103,6 +110,10 @@ impl Session {
         s.next_operation = state.next_operation.max(1);
         s.ids.set_next_hint(state.next_packet_id);
         for mut f in state.in_flight {
+            if !QOS2 && f.publish.qos == QoS::ExactlyOnce {
+                s.fail_unsupported(f.operation, "a QoS 2 publish", "qos2");
+                continue;
+            }
             if let Some(id) = f.publish.packet_id
                 && s.ids.insert(id)
             {
@@ -114,12 +125,22 @@ impl Session {
             }
         }
         for q in state.queued {
+            if !QOS2 && q.publish.qos == QoS::ExactlyOnce {
+                s.fail_unsupported(q.operation, "a QoS 2 publish", "qos2");
+                continue;
+            }
             s.outbound.push_queue(q);
         }
         s.inbound.qos2 = state.incoming_qos2.iter().map(|id| id.get()).collect();
         for (operation, request) in state.requests {
             let id = match &request {
                 Request::Subscribe(r) => r.packet_id,
+                Request::Unsubscribe(_) if !cfg!(feature = "unsubscribe") => {
+                    if let Some(operation) = operation {
+                        s.fail_unsupported(operation, "an unsubscribe", "unsubscribe");
+                    }
+                    continue;
+                }
                 Request::Unsubscribe(r) => r.packet_id,
             };
             if s.ids.insert(id) {
@@ -132,5 +153,11 @@ impl Session {
         s.subscriptions.complete = true;
         s.journal_restored();
         s
+    }
+
+    /// Fails a restored operation this build cannot carry out (a feature left out).
+    fn fail_unsupported(&mut self, id: OperationId, what: &'static str, feature: &'static str) {
+        let error = OperationError::Rejected(UsageError::FeatureNotEnabled { what, feature });
+        self.events.push_back(Event::OperationFailed { id, error });
     }
 }

@@ -11,6 +11,7 @@ use mqtt_proto::{
 };
 
 use super::{Session, State, decoder_for, default_limits};
+use crate::admission::QOS2;
 use crate::alias::{IncomingAliases, OutgoingAliases};
 use crate::error::{OperationError, ProtocolViolation, UsageError};
 use crate::event::{Action, Connected, DisconnectReason, Event, ServerLimits};
@@ -292,6 +293,19 @@ impl Session {
                 "a packet before CONNACK",
             )),
             Packet::ConnAck(_) => Err(ProtocolViolation::UnexpectedPacket("a second CONNACK")),
+            // Without the `qos2` feature nothing is ever sent or subscribed at QoS 2, so
+            // the acknowledgements of an outgoing one are the server's error (and the
+            // code folds away). PUBREL is still answered: a restored state may hold
+            // incoming QoS 2 identifiers.
+            Packet::PubRec(_) | Packet::PubComp(_) if !QOS2 => {
+                Err(ProtocolViolation::UnexpectedPacket(
+                    "a QoS 2 acknowledgement, but no QoS 2 was used",
+                ))
+            }
+            #[cfg(not(feature = "unsubscribe"))]
+            Packet::UnsubAck(_) => Err(ProtocolViolation::UnexpectedPacket(
+                "an UNSUBACK, but no UNSUBSCRIBE was sent",
+            )),
             Packet::Publish(p) => self.handle_publish(now, p),
             Packet::PubAck(a) => {
                 self.prove_connection();
@@ -310,6 +324,7 @@ impl Session {
                 self.prove_connection();
                 self.handle_suback(now, a)
             }
+            #[cfg(feature = "unsubscribe")]
             Packet::UnsubAck(a) => {
                 self.prove_connection();
                 self.handle_unsuback(now, a)
@@ -673,13 +688,13 @@ impl Session {
     /// Closes the session for good and fails every pending operation.
     pub(crate) fn close_for_good(&mut self) {
         self.state = State::Closed;
-        let ops = self.outbound.drain_operations();
-        for id in ops {
+        while let Some(id) = self.outbound.pop_operation() {
             self.fail_operation(id, OperationError::SessionClosed);
         }
-        let ops = self.subscriptions.drain_operations();
-        for id in ops {
-            self.fail_operation(id, OperationError::SessionClosed);
+        while let Some(p) = self.subscriptions.pending.pop_front() {
+            if let Some(id) = p.operation {
+                self.fail_operation(id, OperationError::SessionClosed);
+            }
         }
     }
 }

@@ -6,7 +6,7 @@ use mqtt_proto::{PacketId, PubAck, PubComp, PubRec, PubRel, Publish, QoS, Reason
 
 use super::Session;
 use super::id_set::IdSet;
-use crate::admission::check_acknowledgement;
+use crate::admission::{QOS2, check_acknowledgement};
 use crate::error::{AcknowledgeError, ProtocolViolation, UsageError};
 use crate::event::{AckToken, Event, IncomingMessage};
 use crate::journal::{Journal, StateChange};
@@ -145,6 +145,13 @@ impl Session {
         mut publish: Publish,
     ) -> Result<(), ProtocolViolation> {
         // Properties are 5.0's (without the `v5` feature these checks fold away).
+        if publish.qos == QoS::ExactlyOnce && !QOS2 {
+            // Nothing was subscribed at QoS 2, and the server sends at most the granted
+            // QoS ([MQTT-3.8.4-6], [MQTT-3.8.4-8]).
+            return Err(ProtocolViolation::UnexpectedPacket(
+                "a QoS 2 PUBLISH, but no subscription asked for QoS 2",
+            ));
+        }
         let v5 = self.version().is_v5();
         if v5 && let Some(alias) = publish.properties.topic_alias {
             self.incoming_aliases

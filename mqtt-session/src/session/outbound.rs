@@ -115,24 +115,20 @@ impl Outbound {
         self.rescan = true;
     }
 
-    /// Every operation still pending, emptying the state.
-    pub(crate) fn drain_operations(&mut self) -> Vec<OperationId> {
-        self.queued_bytes = 0;
-        self.queued_qos0 = 0;
-        self.outstanding = 0;
-        let journal = &mut self.journal;
-        let mut ops = Vec::new();
-        for f in self.in_flight.drain(..) {
-            journal.record(|| gone(f.operation));
-            ops.push(f.operation);
+    /// Takes out the next operation still pending (in flight first, then queued; a
+    /// queued QoS 0 message has no operation to fail), `None` once the state is empty.
+    pub(crate) fn pop_operation(&mut self) -> Option<OperationId> {
+        if let Some(f) = self.in_flight.pop_front() {
+            self.journal.record(|| gone(f.operation));
+            return Some(f.operation);
         }
-        for q in self.queue.drain(..) {
-            journal.record(|| gone(q.operation));
+        self.outstanding = 0;
+        while let Some(q) = self.pop_queue() {
             if q.publish.qos != QoS::AtMostOnce {
-                ops.push(q.operation);
+                return Some(q.operation);
             }
         }
-        ops
+        None
     }
 
     pub(crate) fn push_queue(&mut self, q: Queued) {
@@ -173,12 +169,12 @@ impl Outbound {
     }
 
     /// Empties the in-flight window.
-    pub(crate) fn drain_in_flight(&mut self) -> Vec<InFlight> {
-        let journal = &mut self.journal;
-        self.in_flight
-            .drain(..)
-            .inspect(|f| journal.record(|| gone(f.operation)))
-            .collect()
+    pub(crate) fn take_in_flight_all(&mut self) -> VecDeque<InFlight> {
+        let all = core::mem::take(&mut self.in_flight);
+        for f in &all {
+            self.journal.record(|| gone(f.operation));
+        }
+        all
     }
 
     fn pop_queue(&mut self) -> Option<Queued> {
@@ -657,7 +653,7 @@ impl Session {
         self.inbound.clear();
         // The server starts empty: from now on we know every subscription it holds.
         self.subscriptions.complete = true;
-        let in_flight = self.outbound.drain_in_flight();
+        let in_flight = self.outbound.take_in_flight_all();
         let policy = self.options.on_session_loss;
         let mut requeue = Vec::new();
         for f in in_flight {

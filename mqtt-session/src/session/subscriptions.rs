@@ -3,10 +3,9 @@
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
-use mqtt_proto::{
-    PacketId, SubAck, Subscribe, SubscribeProperties, Subscription, TopicFilter, UnsubAck,
-    Unsubscribe, UnsubscribeProperties,
-};
+use mqtt_proto::{PacketId, SubAck, Subscribe, SubscribeProperties, Subscription, Unsubscribe};
+#[cfg(feature = "unsubscribe")]
+use mqtt_proto::{TopicFilter, UnsubAck, UnsubscribeProperties};
 
 use super::{Session, State, take_first};
 use crate::admission;
@@ -52,11 +51,7 @@ pub(crate) struct Subscriptions {
     pub(crate) complete: bool,
 }
 
-impl Subscriptions {
-    pub(crate) fn drain_operations(&mut self) -> Vec<OperationId> {
-        self.pending.drain(..).filter_map(|p| p.operation).collect()
-    }
-}
+impl Subscriptions {}
 
 impl Session {
     /// Subscribes to one or more topic filters. Ends in one
@@ -83,6 +78,8 @@ impl Session {
 
     /// Unsubscribes from topic filters, named exactly as subscribed ([MQTT-3.10.4-1]).
     /// Ends in one [`Event::UnsubscribeCompleted`] or [`Event::OperationFailed`].
+    /// (Feature `unsubscribe`, on by default.)
+    #[cfg(feature = "unsubscribe")]
     pub fn unsubscribe(
         &mut self,
         now: Instant,
@@ -133,8 +130,12 @@ impl Session {
 
     /// Sends every pending request again (on a new connection).
     pub(crate) fn resend_requests(&mut self, now: Instant) {
-        let pending: Vec<Pending> = self.subscriptions.pending.drain(..).collect();
-        for p in pending {
+        // Each is taken from the front and, unless refused, put back at the end: the
+        // order is kept.
+        for _ in 0..self.subscriptions.pending.len() {
+            let Some(p) = self.subscriptions.pending.pop_front() else {
+                break;
+            };
             // A request made while disconnected meets the server's abilities only now.
             let refused = match &p.request {
                 Request::Subscribe(s) => {
@@ -235,6 +236,7 @@ impl Session {
     }
 
     #[inline(never)]
+    #[cfg(feature = "unsubscribe")]
     pub(crate) fn handle_unsuback(
         &mut self,
         _now: Instant,
