@@ -4,7 +4,7 @@ use alloc::string::String;
 use bytes::Bytes;
 use core::{fmt, ops::Deref};
 
-use crate::error::TopicError;
+use crate::error::{DecodeError, StringError, TopicError};
 use crate::string::MqttString;
 
 const SHARE_PREFIX: &str = "$share/";
@@ -187,7 +187,11 @@ fn check_filter_levels(b: &[u8]) -> Result<(), TopicError> {
     if b.is_empty() {
         return Err(TopicError::Empty);
     }
-    crate::string::for_each_position(b, [b'+', b'#'], |i| {
+    // U+0000 is found in the same scan: a filter read from the wire is checked once.
+    crate::string::for_each_position(b, [b'+', b'#', 0], |i| {
+        if b[i] == 0 {
+            return Err(TopicError::String(StringError::NullCharacter));
+        }
         let fills_level = (i == 0 || b[i - 1] == b'/')
             && match b[i] {
                 b'#' => i + 1 == b.len(),
@@ -223,8 +227,12 @@ fn check_topic_filter(s: &str) -> Result<(), TopicError> {
         Some(rest) => {
             let slash = rest.iter().position(|&c| c == b'/');
             let (share, filter) = rest.split_at(slash.ok_or(TopicError::InvalidShareName)?);
-            if share.is_empty() || crate::string::contains_any(share, [b'+', b'#']) {
-                return Err(TopicError::InvalidShareName);
+            if share.is_empty() || crate::string::contains_any(share, [b'+', b'#', 0]) {
+                return Err(if share.contains(&0) {
+                    TopicError::String(StringError::NullCharacter)
+                } else {
+                    TopicError::InvalidShareName
+                });
             }
             check_filter_levels(&filter[1..])
         }
@@ -309,6 +317,24 @@ pub fn matches(filter: &str, topic: &str) -> bool {
             (Some(f), Some(t)) if f == t => {}
             (None, None) => return true,
             _ => return false,
+        }
+    }
+}
+
+impl TopicFilter {
+    /// A topic filter read from a packet: its UTF-8 checked once, U+0000 and the
+    /// wildcards in one scan. A string error is reported as one of `field`, like any
+    /// other string of the packet.
+    pub(crate) fn read(
+        r: &mut crate::wire::Reader,
+        field: &'static str,
+    ) -> Result<TopicFilter, DecodeError> {
+        let s = MqttString::from_checked_bytes(r.binary(field)?)
+            .map_err(|error| DecodeError::InvalidString { field, error })?;
+        match check_topic_filter(&s) {
+            Ok(()) => Ok(TopicFilter(s)),
+            Err(TopicError::String(error)) => Err(DecodeError::InvalidString { field, error }),
+            Err(e) => Err(DecodeError::InvalidTopicFilter(e)),
         }
     }
 }

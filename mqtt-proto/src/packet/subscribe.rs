@@ -182,10 +182,9 @@ impl Subscribe {
                 },
             )?;
         }
-        let mut subscriptions = Vec::with_capacity(entries_like_the_first(r, 3));
+        let mut subscriptions = Vec::with_capacity(count_entries(r, 1));
         while r.remaining() > 0 {
-            let filter = TopicFilter::try_from(r.string("topic filter")?)
-                .map_err(DecodeError::InvalidTopicFilter)?;
+            let filter = TopicFilter::read(r, "topic filter")?;
             let options = SubscriptionOptions::from_byte(r.u8("subscription options")?, version)?;
             if options.no_local && filter.is_shared() {
                 return Err(DecodeError::NoLocalOnSharedSubscription);
@@ -203,16 +202,22 @@ impl Subscribe {
     }
 }
 
-/// How many payload entries the rest of `r` holds if they are all as long as the first
-/// (its filter's length prefix, the filter and `extra` bytes): a capacity for the list that
-/// is exact for the usual SUBSCRIBE, never more than the bytes could hold, and at most 32.
-pub(crate) fn entries_like_the_first(r: &Reader, extra: usize) -> usize {
-    let rest = &r.bytes()[r.position()..];
-    let first = match rest {
-        [hi, lo, ..] => usize::from(u16::from_be_bytes([*hi, *lo])) + extra,
-        _ => return 0,
-    };
-    (rest.len() / first.max(1)).clamp(1, 32)
+/// How many payload entries the rest of `r` holds (each a filter's length prefix, the
+/// filter and `extra` bytes), counted by stepping over the length prefixes (at most 64;
+/// a malformed rest counts what fits, and the reading refuses it): an exact capacity for
+/// the list, never more than the bytes present could hold, so no `Vec` grows.
+pub(crate) fn count_entries(r: &Reader, extra: usize) -> usize {
+    let rest = r.bytes().get(r.position()..).unwrap_or_default();
+    let mut at = 0;
+    let mut n = 0;
+    while let [hi, lo, ..] = rest[at.min(rest.len())..] {
+        at += 2 + usize::from(u16::from_be_bytes([hi, lo])) + extra;
+        n += 1;
+        if n == 64 {
+            break;
+        }
+    }
+    n.max(1)
 }
 
 impl Body for Subscribe {
@@ -391,3 +396,47 @@ impl Body for SubAck {
 }
 
 super::ack::impl_fit_within!(SubAck);
+
+#[cfg(test)]
+mod tests {
+    use super::count_entries;
+    use crate::wire::Reader;
+    use bytes::Bytes;
+
+    /// Entries of a SUBSCRIBE payload: length prefix, filter, options byte.
+    fn payload(filters: &[&str]) -> Bytes {
+        let mut b = Vec::new();
+        for f in filters {
+            b.extend_from_slice(&(f.len() as u16).to_be_bytes());
+            b.extend_from_slice(f.as_bytes());
+            b.push(1);
+        }
+        Bytes::from(b)
+    }
+
+    #[test]
+    fn the_list_capacity_is_the_exact_number_of_entries() {
+        for filters in [
+            &["a"][..],
+            &["devices/+/telemetry", "alerts/#", "$share/workers/jobs/+"],
+            &["x", "a-much-longer-filter/with/levels", "y", "z"],
+        ] {
+            let r = Reader::new_at(payload(filters), 0, false);
+            assert_eq!(count_entries(&r, 1), filters.len(), "{filters:?}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_or_huge_list_counts_only_what_its_bytes_hold() {
+        // A length prefix past the end: one entry (the read then refuses it).
+        let r = Reader::new_at(Bytes::from_static(&[0xFF, 0xFF, b'a']), 0, false);
+        assert_eq!(count_entries(&r, 1), 1);
+        // Nothing left: still a capacity of one.
+        let r = Reader::new_at(Bytes::new(), 0, false);
+        assert_eq!(count_entries(&r, 1), 1);
+        // 1000 one-byte filters: capped at 64, never in proportion to a length field.
+        let many = vec!["f"; 1000];
+        let r = Reader::new_at(payload(&many), 0, false);
+        assert_eq!(count_entries(&r, 1), 64);
+    }
+}

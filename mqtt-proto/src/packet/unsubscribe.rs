@@ -87,12 +87,9 @@ impl Unsubscribe {
                 },
             )?;
         }
-        let mut filters = Vec::with_capacity(super::subscribe::entries_like_the_first(r, 2));
+        let mut filters = Vec::with_capacity(super::subscribe::count_entries(r, 0));
         while r.remaining() > 0 {
-            filters.push(
-                TopicFilter::try_from(r.string("topic filter")?)
-                    .map_err(DecodeError::InvalidTopicFilter)?,
-            );
+            filters.push(TopicFilter::read(r, "topic filter")?);
         }
         if filters.is_empty() {
             return Err(DecodeError::NoPayloadEntries(PacketType::Unsubscribe));
