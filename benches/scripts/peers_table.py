@@ -53,7 +53,8 @@ def main():
         else:
             rows = [("", {"ours": "ours", "rumqttc": "rumqttc", "mqttrs": "mqttrs",
                           "mqtt-protocol": "mqtt_protocol", "memcpy": "memcpy"}),
-                    ("vectored", {"ours": "ours_vectored"})]
+                    ("vectored", {"ours": "ours_vectored"}),
+                    ("built + encoded", {"mqtt-protocol": "mqtt_protocol_built"})]
         for label, names in rows:
             cells = [fmt(median(root, g, names[c], baseline)) if c in names else "-"
                      for c in COLUMNS]

@@ -502,6 +502,7 @@ pub(crate) fn framed_size(body_len: usize, maximum: usize) -> Result<usize, Enco
     Ok(size)
 }
 
+#[inline(always)]
 fn encode_body<B: Body>(
     p: &B,
     version: ProtocolVersion,
@@ -565,6 +566,7 @@ macro_rules! impl_encode {
                 self.check(version)?;
                 framed_size(self.body_len(version), MAX_PACKET_SIZE)
             }
+            #[inline]
             fn encode_within(&self, version: ProtocolVersion, maximum: usize, buf: &mut BytesMut) -> Result<usize, EncodeError> {
                 encode_body(self, version, maximum, buf, true)
             }
@@ -646,6 +648,7 @@ impl Encode for Packet {
     fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
         dispatch!(self, p => p.encoded_len(version))
     }
+    #[inline]
     fn encode_within(
         &self,
         version: ProtocolVersion,

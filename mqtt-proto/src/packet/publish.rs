@@ -398,7 +398,7 @@ impl Body for Publish {
     /// then: first byte, Remaining Length and topic length in one store (a body under
     /// 128 B), then the topic, the packet identifier (and 5.0's empty property list) and
     /// the payload.
-    #[inline]
+    #[inline(always)]
     fn write_plain(
         &self,
         version: ProtocolVersion,
@@ -419,14 +419,16 @@ impl Body for Publish {
         let v5 = version.is_v5();
         let id_len = if self.packet_id.is_some() { 2 } else { 0 };
         let body_len = 2 + topic.len() + id_len + usize::from(v5) + self.payload.len();
-        let size = super::framed_size(body_len, maximum).ok()?;
-        buf.reserve(if with_payload {
-            size
-        } else {
-            size - self.payload.len()
-        });
+        let unwritten = if with_payload { 0 } else { self.payload.len() };
         let [len_hi, len_lo] = (topic.len() as u16).to_be_bytes();
+        let size;
         if body_len < 128 {
+            // A one-byte Remaining Length: no framing limit can be reached but `maximum`.
+            size = 2 + body_len;
+            if size > maximum {
+                return None;
+            }
+            buf.reserve(size - unwritten);
             // First byte, one-byte Remaining Length and topic length: one store.
             buf.put_u32(u32::from_be_bytes([
                 self.first_byte(),
@@ -435,6 +437,8 @@ impl Body for Publish {
                 len_lo,
             ]));
         } else {
+            size = super::framed_size(body_len, maximum).ok()?;
+            buf.reserve(size - unwritten);
             buf.put_u8(self.first_byte());
             put_var_int(buf, body_len);
             buf.put_u16(topic.len() as u16);
