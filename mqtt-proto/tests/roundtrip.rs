@@ -277,7 +277,8 @@ proptest! {
     }
 
     /// (b) `encoded_len` is what `encode` writes; `encode_within` refuses one byte less
-    /// without writing; `encode_vectored`'s head plus payload is the `encode` bytes.
+    /// without writing; `encode_vectored`'s head plus payload is the `encode` bytes, and
+    /// `vectored_payload_len` is that payload's length.
     #[test]
     fn encoded_sizes_agree(
         (version, packet) in versioned_packet(),
@@ -313,6 +314,8 @@ proptest! {
         let payload = packet.encode_vectored(version, len, &mut head);
         prop_assert!(payload.is_ok(), "encode_vectored refused: {:?}", payload);
         let payload = payload.unwrap();
+        // `vectored_payload_len` says beforehand how long that payload is.
+        prop_assert_eq!(packet.vectored_payload_len(), payload.as_ref().map_or(0, |b| b.len()));
         prop_assert_eq!(&head[..prefix.len()], &prefix[..]);
         let mut joined = head[prefix.len()..].to_vec();
         match (&packet, &payload) {

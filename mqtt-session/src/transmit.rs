@@ -35,6 +35,13 @@ impl Transmit {
         if self.buf.capacity() - self.buf.len() < 256 {
             self.buf.reserve(4096);
         }
+        if packet.vectored_payload_len() < SEPARATE_PAYLOAD {
+            // Copied next to its header in one encode: taking the payload out as its own
+            // `Bytes` would cost a reference-count increment and decrement (two atomic
+            // operations) per packet.
+            packet.encode_within(version, maximum, &mut self.buf)?;
+            return Ok(());
+        }
         match packet.encode_vectored(version, maximum, &mut self.buf)? {
             Some(payload) if payload.len() >= SEPARATE_PAYLOAD => {
                 let header = self.buf.split().freeze();

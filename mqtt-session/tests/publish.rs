@@ -1457,3 +1457,39 @@ fn expired_queued_messages_fail_and_the_others_carry_their_remaining_lifetime() 
         ))]
     );
 }
+
+#[test]
+fn a_small_payload_is_copied_next_to_its_header_and_a_large_one_goes_out_uncopied() {
+    // Under 512 B a payload is encoded with its packet (no reference count touched); from
+    // 512 B on it is its own chunk, the application's `Bytes` itself.
+    let mut h = Harness::new(options(ProtocolVersion::V3_1_1));
+    h.connect();
+    let small = Bytes::from(vec![1u8; 16]);
+    let large = Bytes::from(vec![2u8; 600]);
+    h.session
+        .publish(
+            h.now,
+            Publish::new(TopicName::try_from("t").unwrap(), small),
+        )
+        .unwrap();
+    h.session
+        .publish(
+            h.now,
+            Publish::new(TopicName::try_from("t").unwrap(), large.clone()),
+        )
+        .unwrap();
+    let mut chunks = Vec::new();
+    while let Some(c) = h.session.poll_transmit() {
+        chunks.push(c);
+    }
+    assert_eq!(chunks.len(), 2, "{chunks:?}");
+    // The small PUBLISH (2 + 3 + 16 bytes) and the large one's head (3 + 3 bytes).
+    assert_eq!(chunks[0].len(), 21 + 6);
+    assert_eq!(&chunks[0][5..21], &[1u8; 16][..]);
+    assert_eq!(
+        chunks[1].as_ptr(),
+        large.as_ptr(),
+        "the large payload was copied"
+    );
+    assert_eq!(chunks[1].len(), 600);
+}

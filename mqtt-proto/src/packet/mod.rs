@@ -557,6 +557,13 @@ pub trait Encode {
     fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<usize, EncodeError> {
         self.encode_within(version, MAX_PACKET_SIZE, buf)
     }
+
+    /// The length of the payload [`Encode::encode_vectored`] would return (a PUBLISH's;
+    /// 0 for every other packet), so that a caller can choose a contiguous encode for a
+    /// small payload (copied, no reference count touched) before encoding.
+    fn vectored_payload_len(&self) -> usize {
+        0
+    }
 }
 
 macro_rules! impl_encode {
@@ -573,6 +580,10 @@ macro_rules! impl_encode {
             fn encode_vectored(&self, version: ProtocolVersion, maximum: usize, buf: &mut BytesMut) -> Result<Option<Bytes>, EncodeError> {
                 encode_body(self, version, maximum, buf, false)?;
                 Ok(self.payload().cloned())
+            }
+            #[inline]
+            fn vectored_payload_len(&self) -> usize {
+                self.payload().map_or(0, Bytes::len)
             }
         }
     )*};
@@ -664,6 +675,13 @@ impl Encode for Packet {
         buf: &mut BytesMut,
     ) -> Result<Option<Bytes>, EncodeError> {
         dispatch!(self, p => p.encode_vectored(version, maximum, buf))
+    }
+    #[inline]
+    fn vectored_payload_len(&self) -> usize {
+        match self {
+            Packet::Publish(p) => p.vectored_payload_len(),
+            _ => 0,
+        }
     }
 }
 
