@@ -37,20 +37,16 @@ impl Transmit {
         }
         if packet.vectored_payload_len() < SEPARATE_PAYLOAD {
             // Copied next to its header in one encode: taking the payload out as its own
-            // `Bytes` would cost a reference-count increment and decrement (two atomic
-            // operations) per packet.
+            // `Bytes` would cost a reference-count increment and decrement per packet
+            // (and, for a `Vec`-backed payload, an allocation on the first clone).
             packet.encode_within(version, maximum, &mut self.buf)?;
             return Ok(());
         }
-        match packet.encode_vectored(version, maximum, &mut self.buf)? {
-            Some(payload) if payload.len() >= SEPARATE_PAYLOAD => {
-                let header = self.buf.split().freeze();
-                self.chunked += header.len() + payload.len();
-                self.chunks.push_back(header);
-                self.chunks.push_back(payload);
-            }
-            Some(payload) => self.buf.extend_from_slice(&payload),
-            None => {}
+        if let Some(payload) = packet.encode_vectored(version, maximum, &mut self.buf)? {
+            let header = self.buf.split().freeze();
+            self.chunked += header.len() + payload.len();
+            self.chunks.push_back(header);
+            self.chunks.push_back(payload);
         }
         Ok(())
     }

@@ -144,7 +144,6 @@ impl Session {
         now: Instant,
         mut publish: Publish,
     ) -> Result<(), ProtocolViolation> {
-        // Properties are 5.0's (without the `v5` feature these checks fold away).
         if publish.qos == QoS::ExactlyOnce && !QOS2 {
             // Nothing was subscribed at QoS 2, and the server sends at most the granted
             // QoS ([MQTT-3.8.4-6], [MQTT-3.8.4-8]).
@@ -152,6 +151,7 @@ impl Session {
                 "a QoS 2 PUBLISH, but no subscription asked for QoS 2",
             ));
         }
+        // Properties are 5.0's (without the `v5` feature these checks fold away).
         let v5 = self.version().is_v5();
         if v5 && let Some(alias) = publish.properties.topic_alias {
             self.incoming_aliases

@@ -51,8 +51,6 @@ pub(crate) struct Subscriptions {
     pub(crate) complete: bool,
 }
 
-impl Subscriptions {}
-
 impl Session {
     /// Subscribes to one or more topic filters. Ends in one
     /// [`Event::SubscribeCompleted`] with a reason code per filter, or an
